@@ -1,0 +1,97 @@
+/*
+ * listen.c - create the server's UNIX socket safely.
+ *
+ * A socket file may be left behind by a crash (stale: nobody accepts on it)
+ * or belong to a running server (live).  Only the stale one is replaced.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "log.h"
+
+static void
+listen_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		fatal("socket path %s is %zu bytes, longer than the %zu a "
+		    "UNIX socket allows; choose a shorter -p", path,
+		    strlen(path), sizeof(sun->sun_path) - 1);
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+}
+
+/* Is someone accepting on this socket file right now? */
+static int
+listen_is_live(const struct sockaddr_un *sun)
+{
+	int fd, rc;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket: %s", strerror(errno));
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (rc == 0)
+		return 1;
+	if (errno == ECONNREFUSED)
+		return 0;
+	fatal("cannot probe the socket %s: %s; remove it by hand if no "
+	    "server uses it", sun->sun_path, strerror(errno));
+}
+
+static void
+listen_clear_path(const struct sockaddr_un *sun)
+{
+	struct stat st;
+
+	if (lstat(sun->sun_path, &st) == -1) {
+		if (errno == ENOENT)
+			return;
+		fatal("cannot stat %s: %s", sun->sun_path, strerror(errno));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		fatal("%s exists and is not a socket; remove it or choose "
+		    "another -p", sun->sun_path);
+	if (listen_is_live(sun))
+		fatal("a server is already listening on %s; stop it or "
+		    "choose another -p", sun->sun_path);
+	if (unlink(sun->sun_path) == -1)
+		fatal("cannot remove the stale socket %s: %s",
+		    sun->sun_path, strerror(errno));
+	log_info("removed the stale socket %s", sun->sun_path);
+}
+
+int
+listen_unix(const char *path, unsigned int mode, uid_t owner, gid_t group)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	listen_addr(path, &sun);
+	listen_clear_path(&sun);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("cannot bind %s: %s", path, strerror(errno));
+	/* Before listen(): nobody can connect while the mode is wrong. */
+	if (chmod(path, mode) == -1)
+		fatal("cannot set mode %04o on %s: %s", mode, path,
+		    strerror(errno));
+	if ((owner != (uid_t)-1 || group != (gid_t)-1) &&
+	    chown(path, owner, group) == -1)
+		fatal("cannot chown %s: %s", path, strerror(errno));
+	if (listen(fd, SOMAXCONN) == -1)
+		fatal("cannot listen on %s: %s", path, strerror(errno));
+	return fd;
+}

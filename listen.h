@@ -1,0 +1,23 @@
+/*
+ * listen.h - the server's UNIX socket: path checks, stale-socket
+ * recovery, ownership and mode.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#ifndef TM_LISTEN_H
+#define TM_LISTEN_H
+
+#include <sys/types.h>
+
+#define LISTEN_DEFAULT_PATH	"/tmp/ivshmem_socket"
+#define LISTEN_DEFAULT_MODE	0660
+
+/*
+ * Bind and listen on path, replacing a stale socket file but never a live
+ * server's socket or a file that is not a socket.  owner/group of -1 leave
+ * them alone.  Returns the listening fd; exits with a message on error.
+ */
+int	listen_unix(const char *path, unsigned int mode, uid_t owner,
+	    gid_t group);
+
+#endif /* TM_LISTEN_H */
