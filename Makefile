@@ -31,7 +31,7 @@ TEST_PROGS =
 all: $(PROGS)
 
 -include mqbridge/mqbridge.mk
--include tests/tests.mk
+-include $(wildcard tests/*.mk)
 -include bench/bench.mk
 
 test-progs: $(TEST_PROGS)
