@@ -412,23 +412,47 @@ drop_privileges(const char *user)
 	log_info("running as %s (uid %u)", user, (unsigned)pw->pw_uid);
 }
 
-static void
+/*
+ * Detach, but let the parent exit only once the child is ready, so that a
+ * script running "-d" sees errors in the exit status, not in syslog.
+ * Returns the pipe end the child closes when set-up is complete.
+ */
+static int
 daemonize(void)
 {
-	int fd;
+	int ready[2];
+	char c;
 
+	if (pipe2(ready, O_CLOEXEC) == -1)
+		fatal("pipe: %s", strerror(errno));
 	switch (fork()) {
 	case -1:
 		fatal("fork: %s", strerror(errno));
 	case 0:
 		break;
 	default:
-		_exit(0);
+		close(ready[1]);
+		_exit(read(ready[0], &c, 1) == 1 ? 0 : 1);
 	}
+	close(ready[0]);
 	if (setsid() == -1)
 		fatal("setsid: %s", strerror(errno));
 	if (chdir("/") == -1)
 		fatal("chdir /: %s", strerror(errno));
+	return ready[1];
+}
+
+/* The daemon is ready: release the parent and let go of the terminal. */
+static void
+detach_stdio(int ready_fd)
+{
+	int fd;
+
+	if (ready_fd == -1)
+		return;
+	if (write(ready_fd, "", 1) != 1)
+		log_warn("cannot signal readiness: %s", strerror(errno));
+	close(ready_fd);
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
@@ -474,6 +498,7 @@ setup(int argc, char **argv)
 	uid_t uid, run_uid = (uid_t)-1;
 	gid_t gid, run_gid = (gid_t)-1;
 	struct passwd *pw;
+	int ready_fd = -1;
 
 	log_init(argv[0], 0, 0);
 	parse_options(argc, argv, o);
@@ -501,11 +526,9 @@ setup(int argc, char **argv)
 	}
 	srv.listen_fd = listen_unix(srv.sock_path, o->sock_mode, uid, gid);
 	if (o->daemonize)
-		daemonize();
+		ready_fd = daemonize();
 	write_pidfile(run_uid, run_gid);
 	drop_privileges(o->run_as);
-	if (o->daemonize)
-		log_init(argv[0], o->verbosity, 1);
 	peer_table_init(&srv.table, o->max_peers);
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -517,6 +540,12 @@ setup(int argc, char **argv)
 	    "protocol %s)", srv.sock_path, srv.region.name, srv.region.size,
 	    o->vectors, o->vectors == 1 ? "" : "s",
 	    o->proto == SCM_PROTO_V0 ? "version 0" : "pre-2.5");
+	if (o->daemonize) {
+		detach_stdio(ready_fd);
+		log_init(argv[0], o->verbosity, 1);
+		log_info("daemon started, pid %ld, pidfile %s",
+		    (long)getpid(), srv.pidfile);
+	}
 }
 
 static void
