@@ -46,6 +46,7 @@ struct peer {
 	size_t		 qoff;		/* bytes of the head already sent */
 	int64_t		 stuck_ms;	/* when output last blocked, 0 = not */
 	int		 want_out;	/* EPOLLOUT registered */
+	int		 dirty;		/* queued output not yet flushed */
 	int		 doomed;	/* drop at the next reap */
 	const char	*why;		/* why it is doomed */
 	size_t		 live_idx;

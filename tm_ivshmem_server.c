@@ -57,6 +57,13 @@ struct options {
 	size_t		 nallow_uid, nallow_gid;
 };
 
+/* Peers to visit after the events of one wakeup, by ID: a freed peer's ID
+ * simply finds nobody, so the list never dangles. */
+struct idlist {
+	int		*ids;
+	size_t		 n, cap;
+};
+
 struct server {
 	struct options	 opt;
 	struct region	 region;
@@ -68,6 +75,8 @@ struct server {
 	int		 sigfd;
 	int		 spare_fd;	/* given up to accept under EMFILE */
 	int64_t		 last_stall_scan;
+	struct idlist	 dirty;		/* peers with output to flush */
+	struct idlist	 doomed;	/* peers to drop */
 	int		 quit;
 };
 
@@ -549,11 +558,26 @@ setup(int argc, char **argv)
 }
 
 static void
+idlist_push(struct idlist *l, int id)
+{
+	int *n;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		if ((n = reallocarray(l->ids, l->cap, sizeof(*n))) == NULL)
+			fatal("out of memory");
+		l->ids = n;
+	}
+	l->ids[l->n++] = id;
+}
+
+static void
 doom(struct peer *p, const char *why)
 {
 	if (!p->doomed) {
 		p->doomed = 1;
 		p->why = why;
+		idlist_push(&srv.doomed, p->id);
 	}
 }
 
@@ -598,8 +622,14 @@ send_to(struct peer *p, int64_t value, int fd, struct vecset *hold)
 		doom(p, "not reading: output queue full");
 		return;
 	}
-	if (peer_enqueue(p, value, fd, hold) == -1)
+	if (peer_enqueue(p, value, fd, hold) == -1) {
 		doom(p, "out of memory");
+		return;
+	}
+	if (!p->dirty && !p->want_out) {
+		p->dirty = 1;
+		idlist_push(&srv.dirty, p->id);
+	}
 }
 
 static void
@@ -729,41 +759,41 @@ accept_peers(void)
 	}
 }
 
-/* Drop doomed peers and tell the others; dropping may doom more. */
+/* Drop doomed peers and tell the others; telling may doom more. */
 static void
 reap(void)
 {
 	struct peer *p;
 	size_t i, j;
-	int found, id;
+	int id;
 
-	do {
-		found = 0;
-		for (i = 0; i < srv.table.nlive; i++) {
-			p = srv.table.live[i];
-			if (!p->doomed)
-				continue;
-			found = 1;
-			id = p->id;
-			log_info("peer %d disconnected (%s)", id, p->why);
-			epoll_set(EPOLL_CTL_DEL, p->sock, 0, NULL);
-			peer_free(&srv.table, p);
-			for (j = 0; j < srv.table.nlive; j++)
-				send_to(srv.table.live[j], id, SCM_NO_FD,
-				    NULL);
-			i--;	/* peer_free moved the last peer here */
-		}
-	} while (found);
+	for (i = 0; i < srv.doomed.n; i++) {
+		id = srv.doomed.ids[i];
+		if ((p = srv.table.by_id[id]) == NULL || !p->doomed)
+			continue;
+		log_info("peer %d disconnected (%s)", id, p->why);
+		epoll_set(EPOLL_CTL_DEL, p->sock, 0, NULL);
+		peer_free(&srv.table, p);
+		for (j = 0; j < srv.table.nlive; j++)
+			send_to(srv.table.live[j], id, SCM_NO_FD, NULL);
+	}
+	srv.doomed.n = 0;
 }
 
 static void
-flush_all(void)
+flush_dirty(void)
 {
+	struct peer *p;
 	size_t i;
 
-	for (i = 0; i < srv.table.nlive; i++)
-		if (srv.table.live[i]->qlen > 0 && !srv.table.live[i]->want_out)
-			flush_peer(srv.table.live[i]);
+	for (i = 0; i < srv.dirty.n; i++) {
+		p = srv.table.by_id[srv.dirty.ids[i]];
+		if (p == NULL || !p->dirty)
+			continue;
+		p->dirty = 0;
+		flush_peer(p);
+	}
+	srv.dirty.n = 0;
 }
 
 static void
@@ -858,9 +888,10 @@ run(void)
 				handle_peer(ev[i].data.ptr, ev[i].events);
 		}
 		scan_stalled();
-		reap();
-		flush_all();
-		reap();
+		while (srv.doomed.n > 0 || srv.dirty.n > 0) {
+			flush_dirty();
+			reap();
+		}
 	}
 }
 
@@ -868,6 +899,8 @@ static void
 shutdown_server(void)
 {
 	peer_table_free(&srv.table);
+	free(srv.dirty.ids);
+	free(srv.doomed.ids);
 	region_flush(&srv.region);
 	region_close(&srv.region);
 	if (unlink(srv.sock_path) == -1)
