@@ -1,0 +1,681 @@
+/*
+ * peerstorm.c - many ivshmem peers at once, for the server's stress and
+ * hostile-peer tests.
+ *
+ * One process drives thousands of peer connections through epoll and reads
+ * every message with the project's own wire layer (scm_recv), checking the
+ * protocol as it goes: version (v0), own ID, region fd, then vectors of
+ * other peers, own vectors and disconnect notices.  Every descriptor that
+ * arrives is closed at once, so the only descriptors held are sockets.
+ *
+ * Modes:
+ *   cycles COUNT   COUNT connect / sync / disconnect cycles, -j at a time;
+ *                  with -a K every K-th connection hangs up unread
+ *   hold COUNT     COUNT concurrent peers; reports when each has every other
+ *                  peer's vectors, then keeps reading until SIGTERM
+ *   mute [COUNT]   COUNT peers that never read a byte, until SIGTERM
+ *   garbage        sync, send bytes (peers must not), expect to be dropped
+ *   syslog PATH    print each datagram sent to a syslog socket at PATH
+ *
+ * Exit: 0 ok, 1 usage, 2 protocol or system error, 3 timeout (-w).
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "send_scm.h"
+
+#define ID_MAX		65535
+#define EVENTS		1024
+#define CONNECT_BURST	64	/* new connections per loop turn */
+
+enum stage { WANT_VERSION, WANT_ID, WANT_REGION, PEERS };
+
+struct conn {
+	int		 sock;		/* -1: slot free */
+	enum stage	 stage;
+	int		 id;
+	unsigned int	 own;		/* own vectors received */
+	uint64_t	 peer_msgs;	/* vectors of other peers */
+	uint64_t	 peer_idsum;	/* sum of their IDs, one per vector */
+	uint64_t	 notices;	/* disconnect notices */
+};
+
+struct opts {
+	const char	*sock_path;
+	enum scm_proto	 proto;
+	unsigned int	 vectors;
+	int64_t		 region_size;	/* -s: expected, -1 = unchecked */
+	int		 check_eventfd;	/* -e */
+	unsigned int	 parallel;	/* -j */
+	unsigned int	 abort_every;	/* -a */
+	double		 timeout;	/* -w, 0 = none */
+};
+
+static struct opts opt = {
+	.sock_path = "/tmp/ivshmem_socket",
+	.proto = SCM_PROTO_V0,
+	.vectors = 1,
+	.region_size = -1,
+	.parallel = 1,
+	.timeout = 60,
+};
+
+static volatile sig_atomic_t stop;
+static double t_start;
+static int epfd = -1;
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "peerstorm: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: peerstorm [-el] [-a EVERY] [-j PARALLEL] "
+	    "[-n VECTORS] [-p SOCKET] [-s SIZE]\n"
+	    "                 [-w SECONDS] cycles COUNT | hold COUNT | "
+	    "mute [COUNT] | garbage | syslog PATH\n");
+	exit(1);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+check_deadline(const char *what)
+{
+	if (opt.timeout > 0 && now() - t_start > opt.timeout)
+		die(3, "timeout after %.0f s: %s", opt.timeout, what);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: wake epoll_wait */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static unsigned long
+number(const char *s, unsigned long min, unsigned long max, const char *what)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 ||
+	    v < min || v > max)
+		die(1, "%s %s: give a number from %lu to %lu", what, s, min,
+		    max);
+	return v;
+}
+
+/* Room for n sockets; as root the hard limit may go up to fs.nr_open. */
+static void
+raise_nofile(size_t n)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)n + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		die(2, "getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want)
+		rl.rlim_max = want;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		die(2, "cannot raise RLIMIT_NOFILE to %lu: %s; run as root or "
+		    "raise ulimit -n", (unsigned long)want, strerror(errno));
+}
+
+/* A connected socket, -1 if the backlog is full (try again), or exit. */
+static int
+dial(int nonblock)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(opt.sock_path) >= sizeof(sun.sun_path))
+		die(1, "-p %s: too long for a UNIX socket", opt.sock_path);
+	strcpy(sun.sun_path, opt.sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd == -1)
+		die(2, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	close(fd);
+	if (errno == EAGAIN)
+		return -1;
+	die(2, "connect %s: %s", opt.sock_path, strerror(errno));
+}
+
+static void
+conn_reset(struct conn *c, int sock)
+{
+	memset(c, 0, sizeof(*c));
+	c->sock = sock;
+	c->id = -1;
+	c->stage = opt.proto == SCM_PROTO_V0 ? WANT_VERSION : WANT_ID;
+}
+
+static void
+check_region(const struct conn *c, int fd)
+{
+	struct stat st;
+
+	if (fd == SCM_NO_FD)
+		die(2, "peer %d: region message (-1) came without an fd",
+		    c->id);
+	if (fstat(fd, &st) == -1)
+		die(2, "fstat region fd: %s", strerror(errno));
+	if (opt.region_size >= 0 && st.st_size != opt.region_size)
+		die(2, "peer %d: region fd is %jd bytes, expected %jd", c->id,
+		    (intmax_t)st.st_size, (intmax_t)opt.region_size);
+}
+
+static void
+check_eventfd(const struct conn *c, int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	if (!opt.check_eventfd)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		die(2, "readlink %s: %s", path, strerror(errno));
+	target[n] = '\0';
+	if (strcmp(target, "anon_inode:[eventfd]") != 0)
+		die(2, "peer %d: vector fd is %s, not an eventfd", c->id,
+		    target);
+}
+
+/* Check one message against the protocol; closes fd.  1: now synced. */
+static int
+conn_msg(struct conn *c, int64_t v, int fd)
+{
+	int synced = 0;
+
+	switch (c->stage) {
+	case WANT_VERSION:
+		if (v != 0 || fd != SCM_NO_FD)
+			die(2, "first message %" PRId64 " (%s), expected "
+			    "version 0 without fd", v, fd < 0 ? "nofd" : "fd");
+		c->stage = WANT_ID;
+		break;
+	case WANT_ID:
+		if (v < 0 || v > ID_MAX || fd != SCM_NO_FD)
+			die(2, "ID message %" PRId64 " (%s), expected 0..%d "
+			    "without fd", v, fd < 0 ? "nofd" : "fd", ID_MAX);
+		c->id = (int)v;
+		c->stage = WANT_REGION;
+		break;
+	case WANT_REGION:
+		if (v != -1)
+			die(2, "peer %d: message %" PRId64 " where -1 with "
+			    "the region fd belongs", c->id, v);
+		check_region(c, fd);
+		c->stage = PEERS;
+		break;
+	case PEERS:
+		if (v < 0 || v > ID_MAX)
+			die(2, "peer %d: message %" PRId64 " is no peer ID",
+			    c->id, v);
+		if (fd == SCM_NO_FD) {
+			if (v == c->id)
+				die(2, "peer %d: told that it left itself",
+				    c->id);
+			c->notices++;
+			break;
+		}
+		check_eventfd(c, fd);
+		if (v != c->id) {
+			c->peer_msgs++;
+			c->peer_idsum += (uint64_t)v;
+		} else if (++c->own > opt.vectors)
+			die(2, "peer %d: own ID came %u times with an fd, "
+			    "expected %u (-n)", c->id, c->own, opt.vectors);
+		else if (c->own == opt.vectors)
+			synced = 1;
+		break;
+	}
+	if (fd != SCM_NO_FD)
+		close(fd);
+	return synced;
+}
+
+/*
+ * Read every whole message waiting on c.  Returns the number of times c
+ * became synced (0 or 1), or -1 when the server hung up.
+ */
+static int
+conn_read(struct conn *c)
+{
+	size_t size = scm_msg_size(opt.proto);
+	int synced = 0, fd, avail;
+	int64_t v;
+
+	for (;;) {
+		if (ioctl(c->sock, FIONREAD, &avail) == -1)
+			die(2, "FIONREAD: %s", strerror(errno));
+		if (avail == 0) {
+			char b;
+			ssize_t n = recv(c->sock, &b, 1,
+			    MSG_PEEK | MSG_DONTWAIT);
+
+			if (n == 0)
+				return -1;
+			return synced;
+		}
+		if ((size_t)avail < size)
+			return synced;	/* the rest of it is on its way */
+		switch (scm_recv(c->sock, opt.proto, &v, &fd)) {
+		case 1:
+			synced |= conn_msg(c, v, fd);
+			break;
+		case 0:
+			return -1;
+		default:
+			die(2, "receive: %s", strerror(errno));
+		}
+	}
+}
+
+static void
+watch(int sock, uint64_t idx)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+	    .data.u64 = idx };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sock, &ev) == -1)
+		die(2, "epoll_ctl: %s", strerror(errno));
+}
+
+static void
+conn_close(struct conn *c)
+{
+	close(c->sock);	/* also leaves the epoll set */
+	c->sock = -1;
+}
+
+/* cycles: connect, read up to own vectors, hang up; -j at a time. */
+static void
+run_cycles(unsigned long count)
+{
+	struct epoll_event ev[EVENTS];
+	struct conn *slot;
+	unsigned long started = 0, done = 0, aborted = 0;
+	unsigned int i;
+	int n, k, sock;
+
+	slot = calloc(opt.parallel, sizeof(*slot));
+	if (slot == NULL)
+		die(2, "out of memory");
+	for (i = 0; i < opt.parallel; i++)
+		slot[i].sock = -1;
+	while (done < count) {
+		for (i = 0; i < opt.parallel && started < count; i++) {
+			if (slot[i].sock != -1)
+				continue;
+			if ((sock = dial(1)) == -1)
+				break;
+			started++;
+			if (opt.abort_every && started % opt.abort_every == 0) {
+				close(sock);
+				aborted++;
+				done++;
+				continue;
+			}
+			conn_reset(&slot[i], sock);
+			watch(sock, i);
+		}
+		check_deadline("cycles");
+		n = epoll_wait(epfd, ev, EVENTS, 100);
+		if (n == -1 && errno != EINTR)
+			die(2, "epoll_wait: %s", strerror(errno));
+		if (stop)
+			die(2, "interrupted after %lu cycles", done);
+		for (k = 0; k < n; k++) {
+			struct conn *c = &slot[ev[k].data.u64];
+
+			if (c->sock == -1)
+				continue;
+			switch (conn_read(c)) {
+			case -1:
+				die(2, "peer %d: server hung up before the "
+				    "greeting was complete (cycle %lu)", c->id,
+				    done + 1);
+			case 1:
+				conn_close(c);
+				done++;
+			}
+		}
+	}
+	printf("cycles %lu aborted %lu seconds %.3f\n", count, aborted,
+	    now() - t_start);
+	free(slot);
+}
+
+/* hold: are all peers synced, and does each know every other one? */
+static int
+hold_complete(const struct conn *c, unsigned long count, int *synced_now)
+{
+	uint64_t want = (uint64_t)(count - 1) * opt.vectors;
+	unsigned long i;
+
+	*synced_now = 1;
+	for (i = 0; i < count; i++) {
+		if (c[i].sock == -1 || c[i].own < opt.vectors) {
+			*synced_now = 0;
+			return 0;
+		}
+	}
+	for (i = 0; i < count; i++)
+		if (c[i].peer_msgs < want)
+			return 0;
+	return 1;
+}
+
+/* Every ID distinct, every peer told of every other peer exactly once. */
+static void
+hold_verify(const struct conn *c, unsigned long count)
+{
+	uint64_t want = (uint64_t)(count - 1) * opt.vectors, idsum = 0;
+	unsigned char *seen;
+	unsigned long i;
+	int lo = ID_MAX, hi = 0;
+
+	if ((seen = calloc(ID_MAX + 1, 1)) == NULL)
+		die(2, "out of memory");
+	for (i = 0; i < count; i++) {
+		if (seen[c[i].id]++)
+			die(2, "ID %d was given to two peers", c[i].id);
+		idsum += (uint64_t)c[i].id;
+		lo = c[i].id < lo ? c[i].id : lo;
+		hi = c[i].id > hi ? c[i].id : hi;
+	}
+	for (i = 0; i < count; i++) {
+		if (c[i].peer_msgs != want)
+			die(2, "peer %d got %" PRIu64 " vectors of others, "
+			    "expected %" PRIu64, c[i].id, c[i].peer_msgs,
+			    want);
+		if (c[i].peer_idsum != opt.vectors * (idsum - c[i].id))
+			die(2, "peer %d was told of the wrong peers (ID sum "
+			    "%" PRIu64 ", expected %" PRIu64 ")", c[i].id,
+			    c[i].peer_idsum, opt.vectors * (idsum - c[i].id));
+		if (c[i].notices != 0)
+			die(2, "peer %d got %" PRIu64 " disconnect notices; "
+			    "nobody left", c[i].id, c[i].notices);
+	}
+	free(seen);
+	printf("held %lu ids %d-%d peer-messages %" PRIu64 " seconds %.3f\n",
+	    count, lo, hi, want * count, now() - t_start);
+	fflush(stdout);
+}
+
+static unsigned long
+hold_connect(struct conn *c, unsigned long next, unsigned long count)
+{
+	unsigned long stop_at = next + CONNECT_BURST;
+	int sock;
+
+	while (next < count && next < stop_at) {
+		if ((sock = dial(1)) == -1)
+			break;
+		conn_reset(&c[next], sock);
+		watch(sock, next);
+		next++;
+	}
+	return next;
+}
+
+static void
+run_hold(unsigned long count)
+{
+	struct epoll_event ev[EVENTS];
+	struct conn *c;
+	unsigned long next = 0, i;
+	int n, k, held = 0, synced_all = 0, synced_now;
+
+	if ((c = calloc(count, sizeof(*c))) == NULL)
+		die(2, "out of memory");
+	for (i = 0; i < count; i++)
+		c[i].sock = -1;
+	while (!stop) {
+		next = hold_connect(c, next, count);
+		if (!held)
+			check_deadline("not every peer knows every other yet");
+		n = epoll_wait(epfd, ev, EVENTS, next < count ? 1 : 200);
+		if (n == -1 && errno != EINTR)
+			die(2, "epoll_wait: %s", strerror(errno));
+		for (k = 0; k < n; k++) {
+			struct conn *p = &c[ev[k].data.u64];
+
+			if (conn_read(p) == -1)
+				die(2, "peer %d: the server hung up", p->id);
+		}
+		if (held || next < count)
+			continue;
+		held = hold_complete(c, count, &synced_now);
+		if (synced_now && !synced_all) {
+			synced_all = 1;
+			printf("synced %lu seconds %.3f\n", count,
+			    now() - t_start);
+			fflush(stdout);
+		}
+		if (held)
+			hold_verify(c, count);
+	}
+	for (i = 0; i < count; i++)
+		if (c[i].sock != -1)
+			conn_close(&c[i]);
+	printf("closed %lu\n", count);
+	free(c);
+}
+
+static void
+run_mute(unsigned long count)
+{
+	unsigned long i;
+	int *socks;
+
+	if ((socks = calloc(count, sizeof(*socks))) == NULL)
+		die(2, "out of memory");
+	for (i = 0; i < count; i++)
+		if ((socks[i] = dial(0)) == -1)
+			die(2, "connect %s: backlog full", opt.sock_path);
+	printf("connected %lu\n", count);
+	fflush(stdout);
+	while (!stop)
+		pause();
+	for (i = 0; i < count; i++)
+		close(socks[i]);
+	free(socks);
+}
+
+static void
+run_garbage(void)
+{
+	struct conn c;
+	int64_t v;
+	int fd, rc;
+
+	conn_reset(&c, dial(0));
+	if (c.sock == -1)
+		die(2, "connect %s: backlog full", opt.sock_path);
+	do {
+		rc = scm_recv(c.sock, opt.proto, &v, &fd);
+		if (rc != 1)
+			die(2, "server hung up before the greeting was done");
+	} while (!conn_msg(&c, v, fd));
+	printf("id %d\n", c.id);
+	fflush(stdout);
+	if (send(c.sock, "garbage\n", 8, MSG_NOSIGNAL) != 8)
+		die(2, "send: %s", strerror(errno));
+	alarm(opt.timeout > 0 ? (unsigned int)opt.timeout : 0);
+	signal(SIGALRM, SIG_DFL);
+	while ((rc = scm_recv(c.sock, opt.proto, &v, &fd)) == 1)
+		if (fd != SCM_NO_FD)
+			close(fd);
+	if (rc == -1 && errno != ECONNRESET)
+		die(2, "receive: %s", strerror(errno));
+	printf("dropped\n");
+	close(c.sock);
+}
+
+/* A stand-in for syslogd: glibc's syslog(3) sends datagrams to /dev/log. */
+static void
+run_syslog(const char *path)
+{
+	struct sockaddr_un sun;
+	char buf[2048];
+	ssize_t n;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		die(1, "syslog %s: path too long", path);
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		die(2, "bind %s: %s", path, strerror(errno));
+	printf("listening %s\n", path);
+	fflush(stdout);
+	while (!stop) {
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			die(2, "recv: %s", strerror(errno));
+		buf[n] = '\0';
+		printf("%s\n", buf);
+		fflush(stdout);
+	}
+	close(fd);
+	unlink(path);
+}
+
+static void
+parse_flags(int argc, char **argv)
+{
+	int ch;
+
+	while ((ch = getopt(argc, argv, "a:ej:ln:p:s:w:")) != -1) {
+		switch (ch) {
+		case 'a':
+			opt.abort_every = number(optarg, 1, UINT32_MAX, "-a");
+			break;
+		case 'e':
+			opt.check_eventfd = 1;
+			break;
+		case 'j':
+			opt.parallel = number(optarg, 1, 65536, "-j");
+			break;
+		case 'l':
+			opt.proto = SCM_PROTO_LEGACY;
+			break;
+		case 'n':
+			opt.vectors = number(optarg, 1, 64, "-n");
+			break;
+		case 'p':
+			opt.sock_path = optarg;
+			break;
+		case 's':
+			opt.region_size = (int64_t)number(optarg, 0, LONG_MAX,
+			    "-s");
+			break;
+		case 'w':
+			opt.timeout = (double)number(optarg, 0, 86400, "-w");
+			break;
+		default:
+			usage();
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mode;
+	unsigned long count = 1;
+
+	parse_flags(argc, argv);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2)
+		usage();
+	mode = argv[0];
+	if (argc == 2 && strcmp(mode, "syslog") != 0)
+		count = number(argv[1], 1, ID_MAX + 1, "COUNT");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	catch_signals();
+	t_start = now();
+	raise_nofile(strcmp(mode, "cycles") == 0 ? opt.parallel : count);
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die(2, "epoll_create1: %s", strerror(errno));
+	if (strcmp(mode, "cycles") == 0 && argc == 2)
+		run_cycles(count);
+	else if (strcmp(mode, "hold") == 0 && argc == 2)
+		run_hold(count);
+	else if (strcmp(mode, "mute") == 0)
+		run_mute(count);
+	else if (strcmp(mode, "garbage") == 0 && argc == 1)
+		run_garbage();
+	else if (strcmp(mode, "syslog") == 0 && argc == 2)
+		run_syslog(argv[1]);
+	else
+		usage();
+	close(epfd);
+	return 0;
+}
