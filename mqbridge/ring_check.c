@@ -1,0 +1,277 @@
+/*
+ * ring_check.c - what a valid NIC area looks like (the geometry rules)
+ * and every read of the area from shared memory.
+ *
+ * Rules kept here: load a shared word once, into a local, then check the
+ * local; never index anything with a value that was not checked against
+ * our own geometry; on a bad value say which and by how much (the fault
+ * fields of struct ring) so the caller can reset the slot and log it.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mqbridge/ring.h"
+#include "mqbridge/ring_check.h"
+
+#define LOAD(p)		atomic_load_explicit((p), memory_order_relaxed)
+#define LOAD_ACQ(p)	atomic_load_explicit((p), memory_order_acquire)
+
+static uint64_t
+roundup(uint64_t v, uint64_t unit)
+{
+	return (v + unit - 1) / unit * unit;
+}
+
+static int
+pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v >= lo && v <= hi && (v & (v - 1)) == 0;
+}
+
+int
+ring_geom_init(struct ring_geom *g, const struct ring_params *p)
+{
+	uint64_t off;
+
+	if (p->slot_count < 1 || p->slot_count > RING_SLOTS_MAX ||
+	    !pow2_in(p->tx_size, RING_SIZE_MIN, RING_SIZE_MAX) ||
+	    !pow2_in(p->rx_size, RING_SIZE_MIN, RING_SIZE_MAX) ||
+	    p->mtu < RING_MTU_MIN || p->mtu > RING_MTU_MAX)
+		return RING_EGEOMETRY;
+	g->p = *p;
+	g->frame_max = p->mtu + RING_FRAME_EXTRA;
+	g->buf_size = (uint32_t)roundup(g->frame_max, 64);
+	/* With the limits above every offset fits in 32 bits (< 320 MiB). */
+	off = sizeof(struct ring_slot);
+	g->tx_desc_off = (uint32_t)off;
+	off = roundup(off + (uint64_t)p->tx_size * 8, RING_ALIGN);
+	g->rx_desc_off = (uint32_t)off;
+	off = roundup(off + (uint64_t)p->rx_size * 8, RING_ALIGN);
+	g->tx_buf_off = (uint32_t)off;
+	off = roundup(off + (uint64_t)p->tx_size * g->buf_size, RING_ALIGN);
+	g->rx_buf_off = (uint32_t)off;
+	off += (uint64_t)p->rx_size * g->buf_size;
+	g->slot_size = roundup(off, RING_PAGE);
+	g->area_size = RING_HDR_SIZE + (uint64_t)p->slot_count * g->slot_size;
+	return RING_OK;
+}
+
+/* The stored fields, each loaded once. */
+struct hdr_copy {
+	uint32_t version, hdr_size, flags;
+	uint32_t buf_size, tx_desc_off, rx_desc_off, tx_buf_off, rx_buf_off;
+	uint64_t area_offset, area_size, generation, slot_size;
+	struct ring_params p;
+};
+
+static void
+hdr_load(const struct ring_hdr *h, struct hdr_copy *c)
+{
+	c->version = LOAD(&h->abi_version);
+	c->hdr_size = LOAD(&h->hdr_size);
+	c->flags = LOAD(&h->flags);
+	c->area_offset = LOAD(&h->area_offset);
+	c->area_size = LOAD(&h->area_size);
+	c->generation = LOAD(&h->generation);
+	c->p.slot_count = LOAD(&h->slot_count);
+	c->p.tx_size = LOAD(&h->tx_size);
+	c->p.rx_size = LOAD(&h->rx_size);
+	c->p.mtu = LOAD(&h->mtu);
+	c->buf_size = LOAD(&h->buf_size);
+	c->slot_size = LOAD(&h->slot_size);
+	c->tx_desc_off = LOAD(&h->tx_desc_off);
+	c->rx_desc_off = LOAD(&h->rx_desc_off);
+	c->tx_buf_off = LOAD(&h->tx_buf_off);
+	c->rx_buf_off = LOAD(&h->rx_buf_off);
+}
+
+/* Derived fields must be what our own formula gives. */
+static int
+hdr_matches(const struct hdr_copy *c, const struct ring_geom *g)
+{
+	return c->hdr_size == RING_HDR_SIZE && c->flags == 0 &&
+	    c->generation != 0 &&
+	    c->buf_size == g->buf_size && c->slot_size == g->slot_size &&
+	    c->area_size == g->area_size &&
+	    c->tx_desc_off == g->tx_desc_off &&
+	    c->rx_desc_off == g->rx_desc_off &&
+	    c->tx_buf_off == g->tx_buf_off && c->rx_buf_off == g->rx_buf_off;
+}
+
+int
+ring_check_header(const struct ring_hdr *h, uint64_t avail, uint64_t offset,
+    struct ring_geom *g, uint64_t *generation)
+{
+	struct hdr_copy c;
+
+	/* Acquire: the formatter stores the magic last, with release. */
+	if (LOAD_ACQ(&h->magic) != RING_MAGIC)
+		return RING_ENOAREA;
+	hdr_load(h, &c);
+	if (c.version != RING_ABI_VERSION)
+		return RING_EVERSION;
+	if (ring_geom_init(g, &c.p) != RING_OK || !hdr_matches(&c, g))
+		return RING_EGEOMETRY;
+	if (c.area_offset != offset || g->area_size > avail)
+		return RING_EPLACE;
+	*generation = c.generation;
+	return RING_OK;
+}
+
+int
+ring_check_blank(const struct ring_hdr *h)
+{
+	const volatile unsigned char *p = (const volatile unsigned char *)h;
+	size_t i;
+
+	for (i = 0; i < RING_HDR_SIZE; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+uint64_t
+ring_check_old_generation(const struct ring_hdr *h)
+{
+	if (LOAD_ACQ(&h->magic) != RING_MAGIC)
+		return 0;
+	return LOAD(&h->generation);
+}
+
+int
+ring_check_count(uint32_t prod, uint32_t cons, uint32_t size,
+    uint32_t *count)
+{
+	uint32_t n = prod - cons;	/* free-running: wraps modulo 2^32 */
+
+	if (n > size) {
+		*count = size;
+		return RING_EINDEX;
+	}
+	*count = n;
+	return RING_OK;
+}
+
+static int
+fault(struct ring *r, int err, uint64_t val, uint64_t lim)
+{
+	r->fault = err;
+	r->fault_val = val;
+	r->fault_lim = lim;
+	return err;
+}
+
+int
+ring_check_open(struct ring *r)
+{
+	uint32_t prod, cons, n;
+
+	r->head = LOAD(r->own);
+	r->seen = LOAD_ACQ(r->peer);
+	prod = r->producer ? r->head : r->seen;
+	cons = r->producer ? r->seen : r->head;
+	if (ring_check_count(prod, cons, r->size, &n) != RING_OK) {
+		if (!r->producer)
+			r->seen = r->head + n;	/* clamped */
+		return fault(r, RING_EINDEX, (uint32_t)(prod - cons), r->size);
+	}
+	return RING_OK;
+}
+
+int
+ring_check_peer(struct ring *r, uint32_t *n)
+{
+	uint32_t peer = LOAD_ACQ(r->peer), used;
+
+	if (r->producer) {
+		/* The consumer can never be ahead of what we produced. */
+		if (ring_check_count(r->head, peer, r->size, &used) !=
+		    RING_OK) {
+			*n = 0;
+			return fault(r, RING_EINDEX,
+			    (uint32_t)(r->head - peer), r->size);
+		}
+		r->seen = peer;
+		*n = r->size - used;
+		return RING_OK;
+	}
+	if (ring_check_count(peer, r->head, r->size, n) != RING_OK) {
+		/* Clamped: even a caller that ignores the error only walks
+		 * size descriptors, each of them checked. */
+		r->seen = r->head + *n;
+		return fault(r, RING_EINDEX, (uint32_t)(peer - r->head),
+		    r->size);
+	}
+	r->seen = peer;
+	return RING_OK;
+}
+
+uint32_t
+ring_check_peer_raw(const struct ring *r)
+{
+	return LOAD_ACQ(r->peer);
+}
+
+int
+ring_check_desc(struct ring *r, struct ring_frame *f)
+{
+	uint32_t i = r->head & r->mask;
+	uint64_t d = LOAD(&r->desc[i]);		/* the one read */
+	uint32_t len = RING_DESC_LEN(d), off = RING_DESC_OFF(d);
+
+	if (RING_DESC_FLAGS(d) != 0)
+		return fault(r, RING_EFLAGS, RING_DESC_FLAGS(d), 0);
+	if (len < RING_FRAME_MIN || len > r->frame_max)
+		return fault(r, RING_ELEN, len, r->frame_max);
+	/* len <= frame_max <= buf_size, so this cannot wrap. */
+	if (off > r->buf_size - len)
+		return fault(r, RING_EOFF, off, r->buf_size - len);
+	f->data = r->bufs + (size_t)i * r->buf_size + off;
+	f->len = len;
+	return RING_OK;
+}
+
+int
+ring_check_wakeup(const struct ring *r)
+{
+	return LOAD(r->wakeup) != 0;
+}
+
+static int
+mac_ok(uint64_t mac)
+{
+	/* Octet 0 is the low byte; its low bit marks group addresses. */
+	return mac != 0 && (mac >> 48) == 0 && (mac & 1) == 0;
+}
+
+int
+ring_check_side(const struct ring_side_blk *b, enum ring_side side,
+    struct ring_side_view *v)
+{
+	uint32_t state = LOAD_ACQ(&b->state);
+	uint64_t mac;
+	int i;
+
+	v->peer_id = LOAD(&b->peer_id);
+	v->vector = LOAD(&b->vector);
+	v->heartbeat = LOAD(&b->heartbeat);
+	mac = LOAD(&b->mac);
+	for (i = 0; i < 6; i++)
+		v->mac[i] = (uint8_t)(mac >> (8 * i));
+	v->state = state > RING_RUN ? RING_RESET : (enum ring_state)state;
+	if (state > RING_RUN)
+		return RING_ESTATE;
+	if (v->peer_id > RING_PEER_MAX || v->vector >= RING_VECTORS_MAX)
+		return RING_EPEER;
+	if (side == RING_NIC && state != RING_RESET && !mac_ok(mac))
+		return RING_EMAC;
+	return RING_OK;
+}
+
+uint64_t
+ring_check_claim(const struct ring_claim *c)
+{
+	return LOAD_ACQ(&c->token);
+}

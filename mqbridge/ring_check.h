@@ -1,0 +1,54 @@
+/*
+ * ring_check.h - the one place that reads the NIC area back from shared
+ * memory and decides whether to believe it.
+ *
+ * Any party can write anything into the area at any time.  Each function
+ * here loads the shared words it needs exactly once into locals, checks
+ * them against the geometry we computed ourselves, and hands back only
+ * checked copies.  ring.c never dereferences a shared word for reading
+ * except through these functions.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#ifndef TM_RING_CHECK_H
+#define TM_RING_CHECK_H
+
+#include <stdint.h>
+
+#include "mqbridge/ring.h"
+
+/*
+ * The header at base: magic, version, then the geometry recomputed from
+ * the four parameters and compared field by field with what is stored.
+ * The area must sit at offset in the region and fit in avail bytes.
+ */
+int	ring_check_header(const struct ring_hdr *, uint64_t avail,
+	    uint64_t offset, struct ring_geom *, uint64_t *generation);
+/* 1 if the header page is all zeros: nobody's data to overwrite. */
+int	ring_check_blank(const struct ring_hdr *);
+/* The stored generation, if the magic is ours (else 0). */
+uint64_t ring_check_old_generation(const struct ring_hdr *);
+
+/* prod - cons, modulo 2^32, at most size: else clamped and RING_EINDEX. */
+int	ring_check_count(uint32_t prod, uint32_t cons, uint32_t size,
+	    uint32_t *count);
+/* Both stored indices of a freshly opened ring: head and seen. */
+int	ring_check_open(struct ring *);
+/* The peer's index now: free descriptors (producer) or queued frames
+ * (consumer, clamped to the ring size on error). */
+int	ring_check_peer(struct ring *, uint32_t *n);
+/* The peer's index as it is; only for a consumer's repair, where any
+ * value is acceptable because it becomes our own index. */
+uint32_t ring_check_peer_raw(const struct ring *);
+/* The descriptor at head: one load, then length, offset and flags. */
+int	ring_check_desc(struct ring *, struct ring_frame *);
+/* The consumer's need-wakeup flag, as the producer sees it. */
+int	ring_check_wakeup(const struct ring *);
+
+/* A side's control words. */
+int	ring_check_side(const struct ring_side_blk *, enum ring_side,
+	    struct ring_side_view *);
+/* The claim token: any value is a valid token. */
+uint64_t ring_check_claim(const struct ring_claim *);
+
+#endif /* TM_RING_CHECK_H */
