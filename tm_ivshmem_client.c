@@ -1,0 +1,890 @@
+/*
+ * tm_ivshmem_client.c - a command-line peer of an ivshmem server.
+ *
+ * It connects the way QEMU's ivshmem-doorbell device does, in either
+ * protocol format, and then reports what the server said, rings a peer,
+ * waits for its own doorbells, or reads and writes the shared region.
+ * Tests use it as a stand-in guest and users debug servers with it, so
+ * every line it prints is "key value...", and everything the server sends
+ * is checked.
+ *
+ * This file owns the command line, the client's view of the protocol (our
+ * ID, the region, the peers' vectors) and the region windows.  Encoding and
+ * the socket calls belong to send_scm.c.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#define _FILE_OFFSET_BITS 64	/* 64 GiB regions on 32-bit hosts too */
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "parse.h"
+#include "send_scm.h"
+
+#define MAX_ID		65535
+#define MAX_VECTORS	64
+#define ALL_VECTORS	MAX_VECTORS	/* pump(): watch all our vectors */
+#define NO_VECTORS	(-1)		/* pump(): watch none */
+#define DEFAULT_SOCKET	"/tmp/ivshmem_socket"
+#define DEFAULT_WAIT	10
+#define MAX_WAIT	(UINT64_C(10) * 366 * 86400)
+#define WINDOW		(UINT64_C(64) << 20)	/* region bytes mapped at once */
+#define EVENTFD_MAX	UINT64_C(0xfffffffffffffffe)
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Exit codes, plus two outcomes only the command can judge. */
+enum {
+	ST_OK = 0,
+	ST_USAGE = 1,
+	ST_PROTO = 2,
+	ST_TIMEOUT = 3,
+	ST_EOF = 10,		/* the server hung up */
+	ST_SIGNAL = 11		/* SIGTERM or SIGINT: a clean stop */
+};
+
+enum cmd_kind {
+	CMD_INFO, CMD_MONITOR, CMD_RAW, CMD_RING, CMD_WAIT, CMD_READ,
+	CMD_WRITE
+};
+
+struct cmd {
+	enum cmd_kind	 kind;
+	uint64_t	 peer, vec, count, off, len;
+	int		 any_vec;
+};
+
+struct client {
+	enum scm_proto	 proto;
+	const char	*path;
+	unsigned int	 nvec;
+	uint64_t	 wait_s;
+	int		 forever;
+	int64_t		 deadline;	/* CLOCK_MONOTONIC, in ns */
+	sigset_t	 oldmask;
+	sigset_t	*pollmask;	/* NULL: signals keep their default */
+	int		 sock;
+	int		 region;
+	uint64_t	 size;
+	long		 id;		/* ours; -1 until the server says */
+	int		 synced;	/* all our own vectors arrived */
+	int		 events;	/* print connect/disconnect lines */
+	uint64_t	 rung;		/* doorbells counted by 'wait' */
+	/* The k-th descriptor sent for peer P is its vector k: vfd[P*nvec+k]. */
+	unsigned char	*nfds;
+	int		*vfd;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static const char usage_text[] =
+"usage: tm_ivshmem_client [-hl] [-p SOCKET] [-n VECTORS] [-w SECONDS]\n"
+"           COMMAND [ARGS]\n"
+"\n"
+"Connect to an ivshmem server the way a QEMU ivshmem-doorbell device does.\n"
+"Output lines are \"key value...\"; errors go to stderr.\n"
+"\n"
+"Options (before the command):\n"
+"  -p SOCKET   server socket (default " DEFAULT_SOCKET ")\n"
+"  -n VECTORS  vectors the server gives each peer, 1 to 64 (default 1);\n"
+"              must match the server's -n\n"
+"  -w SECONDS  give up after this long, exit 3 (default 10; 0 = never);\n"
+"              monitor stops counting once it prints ready\n"
+"  -l          legacy protocol (server started with -l, QEMU before 2.5)\n"
+"  -h          show this help\n"
+"\n"
+"Commands:\n"
+"  info             print version 0 (not with -l), id N, size BYTES and one\n"
+"                   \"peer P vectors V\" line per other peer\n"
+"  monitor          info, then ready, then until the server hangs up or\n"
+"                   SIGTERM/SIGINT: connect P vector V, disconnect P,\n"
+"                   rung V COUNT (one of our own vectors was rung)\n"
+"  raw [COUNT]      print each message as \"msg HEX fd|nofd\" (wire bytes),\n"
+"                   without interpreting it; stop after COUNT or at EOF\n"
+"  ring P V [COUNT] add COUNT (default 1) to vector V of peer P, print\n"
+"                   rang P V; exit 2 if P has no vector V within -w\n"
+"  wait [V|any] [COUNT]\n"
+"                   print ready, then rung V COUNT per wakeup until our\n"
+"                   vector V (default any) was rung COUNT (default 1) times\n"
+"  read OFF LEN     copy LEN bytes of the region at OFF to stdout\n"
+"  write OFF        copy stdin into the region at OFF; nothing is written\n"
+"                   if it would pass the region end\n"
+"OFF and LEN take K, M, G or T suffixes; a bare number means bytes.\n"
+"\n"
+"Exit status: 0 ok, 1 bad usage or input, 2 protocol or server error,\n"
+"3 timeout.\n";
+
+/* Log one error line and hand back the status to return with. */
+static int
+fail(int st, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_err("%s", line);
+	return st;
+}
+
+/* Tests read our output live, so every line is flushed on its own. */
+static void
+out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static uint64_t
+num(const char *s, uint64_t min, uint64_t max, const char *what)
+{
+	const char *why;
+	uint64_t v;
+
+	if (parse_u64(s, min, max, &v, &why) == -1)
+		fatal("bad %s '%s': %s; give %" PRIu64 " to %" PRIu64, what, s,
+		    why, min, max);
+	return v;
+}
+
+static uint64_t
+bytes(const char *s, const char *what)
+{
+	const char *why;
+	uint64_t v;
+
+	if (parse_size(s, PARSE_BARE_BYTES, &v, &why) == -1)
+		fatal("bad %s '%s': %s; give bytes, or K, M, G, T", what, s,
+		    why);
+	return v;
+}
+
+static void
+parse_cmd(int argc, char **argv, unsigned int nvec, struct cmd *cmd)
+{
+	static const struct {
+		const char	*name;
+		enum cmd_kind	 kind;
+		int		 min, max;
+	} cmds[] = {
+		{ "info", CMD_INFO, 0, 0 }, { "monitor", CMD_MONITOR, 0, 0 },
+		{ "raw", CMD_RAW, 0, 1 }, { "ring", CMD_RING, 2, 3 },
+		{ "wait", CMD_WAIT, 0, 2 }, { "read", CMD_READ, 2, 2 },
+		{ "write", CMD_WRITE, 1, 1 }
+	};
+	size_t i;
+
+	if (argc < 1)
+		fatal("no command given; try info, or run tm_ivshmem_client -h");
+	for (i = 0; i < NITEMS(cmds); i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			break;
+	if (i == NITEMS(cmds))
+		fatal("unknown command '%s'; run tm_ivshmem_client -h", argv[0]);
+	if (argc - 1 < cmds[i].min || argc - 1 > cmds[i].max)
+		fatal("%s takes %d to %d arguments; run tm_ivshmem_client -h",
+		    argv[0], cmds[i].min, cmds[i].max);
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->kind = cmds[i].kind;
+	cmd->count = 1;
+	switch (cmd->kind) {
+	case CMD_RAW:
+		cmd->count = argc > 1 ? num(argv[1], 1, UINT64_MAX, "count") : 0;
+		break;
+	case CMD_RING:
+		cmd->peer = num(argv[1], 0, MAX_ID, "peer ID");
+		cmd->vec = num(argv[2], 0, nvec - 1, "vector (see -n)");
+		if (argc > 3)
+			cmd->count = num(argv[3], 1, EVENTFD_MAX, "count");
+		break;
+	case CMD_WAIT:
+		cmd->any_vec = argc < 2 || strcmp(argv[1], "any") == 0;
+		if (!cmd->any_vec)
+			cmd->vec = num(argv[1], 0, nvec - 1, "vector (see -n)");
+		if (argc > 2)
+			cmd->count = num(argv[2], 1, UINT64_MAX, "count");
+		break;
+	case CMD_READ:
+		cmd->len = bytes(argv[2], "length");
+		/* FALLTHROUGH */
+	case CMD_WRITE:
+		cmd->off = bytes(argv[1], "offset");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+parse_opts(int argc, char **argv, struct client *c, struct cmd *cmd)
+{
+	struct sockaddr_un sun;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "+hln:p:w:")) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'l':
+			c->proto = SCM_PROTO_LEGACY;
+			break;
+		case 'n':
+			c->nvec = (unsigned int)num(optarg, 1, MAX_VECTORS,
+			    "-n");
+			break;
+		case 'p':
+			c->path = optarg;
+			break;
+		case 'w':
+			c->wait_s = num(optarg, 0, MAX_WAIT, "-w");
+			break;
+		default:
+			fatal("bad option; run tm_ivshmem_client -h");
+		}
+	}
+	if (c->path[0] == '\0' || strlen(c->path) >= sizeof(sun.sun_path))
+		fatal("socket path '%s' must be 1 to %zu bytes; use a shorter "
+		    "-p", c->path, sizeof(sun.sun_path) - 1);
+	parse_cmd(argc - optind, argv + optind, c->nvec, cmd);
+}
+
+/* A monitor with many peers holds many eventfds. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* Signals stay blocked except inside ppoll(), so none is ever missed. */
+static void
+catch_signals(struct client *c)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigprocmask(SIG_BLOCK, &set, &c->oldmask);
+	c->pollmask = &c->oldmask;
+}
+
+/* Time to the deadline, clamped at zero; NULL when there is none. */
+static struct timespec *
+time_left(struct client *c, struct timespec *ts)
+{
+	int64_t ns;
+
+	if (c->forever)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ns = c->deadline - ((int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec);
+	ns = ns < 0 ? 0 : ns;
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+	return ts;
+}
+
+/*
+ * Wait until one of pfd[] is ready.  pfd[0] is the socket, ready only with
+ * a whole message (or the end) behind it: scm_recv() would block on half a
+ * message, and then could outlast -w.
+ */
+static int
+wait_ready(struct client *c, struct pollfd *pfd, nfds_t n)
+{
+	static const struct timespec tick = { 0, 1000000 };
+	struct timespec ts, *tsp;
+	int r, queued;
+
+	pfd[0].fd = c->sock;
+	pfd[0].events = POLLIN | POLLRDHUP;
+	for (;;) {
+		tsp = time_left(c, &ts);
+		if (tsp != NULL && ts.tv_sec == 0 && ts.tv_nsec == 0)
+			return ST_TIMEOUT;
+		r = ppoll(pfd, n, tsp, c->pollmask);
+		if (r == -1 && errno == EINTR && stop_signal)
+			return ST_SIGNAL;
+		if (r == -1 && errno != EINTR)
+			return fail(ST_PROTO, "poll: %s", strerror(errno));
+		if (r <= 0)
+			continue;
+		if (pfd[0].revents == 0 || (pfd[0].revents & ~POLLIN) != 0 ||
+		    ioctl(c->sock, FIONREAD, &queued) == -1 ||
+		    (size_t)queued >= scm_msg_size(c->proto))
+			return ST_OK;
+		/* Half a message: the rest is on its way. */
+		pfd[0].revents = 0;
+		if (r > 1)
+			return ST_OK;
+		nanosleep(&tick, NULL);
+	}
+}
+
+static int
+recv_msg(struct client *c, int64_t *v, int *fd)
+{
+	int r;
+
+	r = scm_recv(c->sock, c->proto, v, fd);
+	if (r == 0)
+		return ST_EOF;
+	if (r == -1)
+		return fail(ST_PROTO, "receiving from the server: %s%s",
+		    strerror(errno), errno == EPROTO ?
+		    " (it hung up inside a message)" : "");
+	return ST_OK;
+}
+
+/* The next message, waiting at most until the deadline. */
+static int
+next_msg(struct client *c, int64_t *v, int *fd)
+{
+	struct pollfd pfd;
+	int st;
+
+	*fd = SCM_NO_FD;
+	if ((st = wait_ready(c, &pfd, 1)) != ST_OK)
+		return st;
+	return recv_msg(c, v, fd);
+}
+
+/* Turn the end of the connection or the deadline into one error line. */
+static int
+explain(struct client *c, int st, const char *what, const char *hint)
+{
+	if (st == ST_EOF)
+		return fail(ST_PROTO, "server closed the connection before "
+		    "sending %s%s", what, hint);
+	if (st == ST_TIMEOUT)
+		return fail(ST_TIMEOUT, "timed out after %" PRIu64 " s waiting "
+		    "for %s; raise -w (0 waits forever) or check the server",
+		    c->wait_s, what);
+	return st;
+}
+
+static void
+peer_drop(struct client *c, long id)
+{
+	while (c->nfds[id] > 0)
+		close(c->vfd[id * c->nvec + --c->nfds[id]]);
+}
+
+/* An ID after the set-up: a vector with a descriptor, a departure without. */
+static int
+handle_msg(struct client *c, int64_t v, int fd)
+{
+	if (v < 0 || v > MAX_ID) {
+		if (fd != SCM_NO_FD)
+			close(fd);
+		return fail(ST_PROTO, v == -1 ? "server sent a second region "
+		    "message" : "server sent invalid message %" PRId64
+		    " (IDs are 0 to 65535)", v);
+	}
+	if (fd == SCM_NO_FD && v == c->id)
+		return fail(ST_PROTO, "server announced that we, peer %ld, "
+		    "disconnected", c->id);
+	if (fd == SCM_NO_FD) {
+		peer_drop(c, (long)v);
+		if (c->events)
+			out("disconnect %" PRId64, v);
+		return ST_OK;
+	}
+	if (c->nfds[v] >= c->nvec) {
+		close(fd);
+		return fail(ST_PROTO, "server sent more than %u vectors for peer "
+		    "%" PRId64 "; give -n the server's -n", c->nvec, v);
+	}
+	c->vfd[v * c->nvec + c->nfds[v]++] = fd;
+	if (v == c->id && c->nfds[v] == c->nvec)
+		c->synced = 1;
+	else if (c->events && v != c->id)
+		out("connect %" PRId64 " vector %u", v, c->nfds[v] - 1);
+	return ST_OK;
+}
+
+/* Read a doorbell of our own vector v and report it. */
+static int
+take_rung(struct client *c, unsigned int v, int fd)
+{
+	uint64_t n;
+	ssize_t r;
+
+	r = read(fd, &n, sizeof(n));
+	if (r == -1 && (errno == EAGAIN || errno == EINTR))
+		return ST_OK;
+	if (r != (ssize_t)sizeof(n))
+		return fail(ST_PROTO, "reading our vector %u: %s", v,
+		    r == -1 ? strerror(errno) : "short read, not an eventfd?");
+	out("rung %u %" PRIu64, v, n);
+	c->rung = n > UINT64_MAX - c->rung ? UINT64_MAX : c->rung + n;
+	return ST_OK;
+}
+
+/*
+ * One round of the event loop: wait for the server or for the own vectors
+ * in 'watch' (one vector, ALL_VECTORS or NO_VECTORS), then handle them.
+ */
+static int
+pump(struct client *c, int watch)
+{
+	struct pollfd pfd[1 + MAX_VECTORS];
+	unsigned int i, vec[1 + MAX_VECTORS];
+	nfds_t n = 1;
+	int64_t v;
+	int fd, st;
+
+	for (i = 0; c->synced && watch != NO_VECTORS && i < c->nvec; i++) {
+		if (watch != ALL_VECTORS && (unsigned int)watch != i)
+			continue;
+		pfd[n].fd = c->vfd[c->id * c->nvec + i];
+		pfd[n].events = POLLIN;
+		vec[n++] = i;
+	}
+	if ((st = wait_ready(c, pfd, n)) != ST_OK)
+		return st;
+	for (i = 1; i < n; i++)
+		if (pfd[i].revents != 0 &&
+		    (st = take_rung(c, vec[i], pfd[i].fd)) != ST_OK)
+			return st;
+	if (pfd[0].revents == 0)
+		return ST_OK;
+	if ((st = recv_msg(c, &v, &fd)) != ST_OK)
+		return st;
+	return handle_msg(c, v, fd);
+}
+
+static int
+check_region(struct client *c)
+{
+	struct stat st;
+
+	if (fstat(c->region, &st) == -1)
+		return fail(ST_PROTO, "region descriptor: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		return fail(ST_PROTO, "server sent a region descriptor that is "
+		    "not a file or shm object, or is empty");
+	c->size = (uint64_t)st.st_size;
+	if (!is_pow2(c->size))
+		log_warn("region size %" PRIu64 " is not a power of two; QEMU "
+		    "would refuse it", c->size);
+	return ST_OK;
+}
+
+/* Set-up message number 'step' (0 version, 1 ID, 2 region) was wrong. */
+static int
+setup_error(struct client *c, int step, int64_t v, int had_fd)
+{
+	static const char *const want[] = { "the version (0, alone)",
+	    "an ID (0 to 65535, alone)", "the region (-1 with a descriptor)" };
+	static const char legacy[] = "; is it running with -l? (then pass -l)";
+
+	if (step == 0 && !had_fd)
+		return fail(ST_PROTO, "server sent version %" PRId64 ", "
+		    "expecting 0%s", v, legacy);
+	if (step == 1 && v == -1 && had_fd && c->proto == SCM_PROTO_V0)
+		return fail(ST_PROTO, "server sent the region where an ID "
+		    "belongs%s", legacy);
+	return fail(ST_PROTO, "server sent %" PRId64 " %s where %s belongs%s",
+	    v, had_fd ? "with a descriptor" : "alone", want[step],
+	    step == 2 && c->proto == SCM_PROTO_LEGACY ?
+	    "; if it speaks version 0, drop -l" : "");
+}
+
+/*
+ * What QEMU reads while the device realizes: the version (not in the
+ * legacy format), our ID, then -1 with the region.  With need_vectors,
+ * then every peer's vectors until our own have arrived.
+ */
+static int
+handshake(struct client *c, int need_vectors)
+{
+	char what[80];
+	int64_t v;
+	int fd, st, step;
+
+	for (step = c->proto == SCM_PROTO_V0 ? 0 : 1; step < 3; step++) {
+		if ((st = next_msg(c, &v, &fd)) != ST_OK)
+			return explain(c, st, step < 2 ? "an ID" : "the region",
+			    step < 2 ? " (refused: full or not allowed?)" : "");
+		if (step == 2 && v == -1 && fd != SCM_NO_FD) {
+			c->region = fd;
+			break;
+		}
+		if (fd != SCM_NO_FD)
+			close(fd);
+		if (step == 1 && fd == SCM_NO_FD && v >= 0 && v <= MAX_ID)
+			c->id = (long)v;
+		else if (step != 0 || fd != SCM_NO_FD || v != 0)
+			return setup_error(c, step, v, fd != SCM_NO_FD);
+	}
+	if ((st = check_region(c)) != ST_OK)
+		return st;
+	while (need_vectors && !c->synced) {
+		if ((st = pump(c, NO_VECTORS)) != ST_OK) {
+			snprintf(what, sizeof(what), "our vectors (got %u of %u;"
+			    " is -n the server's -n?)", c->nfds[c->id], c->nvec);
+			return explain(c, st, what, "");
+		}
+	}
+	return ST_OK;
+}
+
+static int
+client_connect(struct client *c)
+{
+	struct sockaddr_un sun;
+	struct timespec ts;
+	struct timeval tv;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, c->path, strlen(c->path));
+	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->sock == -1)
+		return fail(ST_PROTO, "socket: %s", strerror(errno));
+	/* A full backlog makes connect() wait; bound that by -w. */
+	if (time_left(c, &ts) != NULL) {
+		tv.tv_sec = ts.tv_sec;
+		tv.tv_usec = ts.tv_nsec / 1000 + 1;
+		setsockopt(c->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	if (connect(c->sock, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return ST_OK;
+	if (errno == EAGAIN || errno == EINPROGRESS)
+		return fail(ST_TIMEOUT, "timed out after %" PRIu64 " s "
+		    "connecting to %s (server not accepting); raise -w or "
+		    "check the server", c->wait_s, c->path);
+	return fail(ST_PROTO, "cannot connect to %s: %s; %s", c->path,
+	    strerror(errno), errno == EACCES ? "check the socket's owner "
+	    "and mode (server -o, -S)" : "is tm_ivshmem_server running "
+	    "with this -p?");
+}
+
+static int
+cmd_info(struct client *c, const struct cmd *cmd)
+{
+	long id;
+	int st;
+
+	if ((st = handshake(c, 1)) != ST_OK)
+		return st;
+	if (c->proto == SCM_PROTO_V0)
+		out("version %d", SCM_PROTOCOL_VERSION);
+	out("id %ld", c->id);
+	out("size %" PRIu64, c->size);
+	for (id = 0; id <= MAX_ID; id++)
+		if (id != c->id && c->nfds[id] > 0)
+			out("peer %ld vectors %u", id, c->nfds[id]);
+	if (cmd->kind != CMD_MONITOR)
+		return ST_OK;
+	out("ready");
+	c->events = 1;
+	c->forever = 1;
+	while ((st = pump(c, ALL_VECTORS)) == ST_OK)
+		continue;
+	return st == ST_EOF || st == ST_SIGNAL ? ST_OK : st;
+}
+
+static int
+cmd_raw(struct client *c, const struct cmd *cmd)
+{
+	unsigned char buf[SCM_MSG_MAX];
+	char hex[2 * SCM_MSG_MAX + 1], what[48];
+	uint64_t seen;
+	size_t i, n;
+	int64_t v;
+	int fd, st;
+
+	for (seen = 0; cmd->count == 0 || seen < cmd->count; seen++) {
+		st = next_msg(c, &v, &fd);
+		if (st == ST_EOF || st == ST_SIGNAL)
+			return ST_OK;
+		snprintf(what, sizeof(what), "message %" PRIu64, seen + 1);
+		if (st != ST_OK)
+			return explain(c, st, what, "");
+		/* Decoding then encoding gives back the exact wire bytes. */
+		n = scm_encode(c->proto, v, buf);
+		for (i = 0; i < n; i++)
+			snprintf(hex + 2 * i, 3, "%02x", buf[i]);
+		out("msg %s %s", hex, fd != SCM_NO_FD ? "fd" : "nofd");
+		if (fd != SCM_NO_FD)
+			close(fd);
+	}
+	return ST_OK;
+}
+
+static int
+cmd_ring(struct client *c, const struct cmd *cmd)
+{
+	unsigned int have;
+	ssize_t r;
+	int st;
+
+	if ((st = handshake(c, 1)) != ST_OK)
+		return st;
+	while ((have = c->nfds[cmd->peer]) <= cmd->vec) {
+		st = pump(c, NO_VECTORS);
+		if (st == ST_TIMEOUT || st == ST_EOF)
+			return fail(ST_PROTO, "peer %" PRIu64 " has %u vectors, "
+			    "none numbered %" PRIu64 " (%s); check the ID with "
+			    "info, and -n", cmd->peer, have, cmd->vec,
+			    st == ST_EOF ? "then the server hung up" :
+			    "after waiting -w");
+		if (st != ST_OK)
+			return st;
+	}
+	r = write(c->vfd[cmd->peer * c->nvec + cmd->vec], &cmd->count,
+	    sizeof(cmd->count));
+	if (r != (ssize_t)sizeof(cmd->count))
+		return fail(ST_PROTO, "ringing peer %" PRIu64 " vector %" PRIu64
+		    ": %s", cmd->peer, cmd->vec, r == -1 ? (errno == EAGAIN ?
+		    "its counter is full until the peer reads it" :
+		    strerror(errno)) : "short write, not an eventfd?");
+	out("rang %" PRIu64 " %" PRIu64, cmd->peer, cmd->vec);
+	return ST_OK;
+}
+
+static int
+cmd_wait(struct client *c, const struct cmd *cmd)
+{
+	char what[64];
+	int st;
+
+	if ((st = handshake(c, 1)) != ST_OK)
+		return st;
+	out("ready");
+	while (c->rung < cmd->count) {
+		st = pump(c, cmd->any_vec ? ALL_VECTORS : (int)cmd->vec);
+		if (st == ST_OK)
+			continue;
+		snprintf(what, sizeof(what), "doorbells (rung %" PRIu64 " of %"
+		    PRIu64 ")", c->rung, cmd->count);
+		if (st == ST_EOF)
+			return fail(ST_PROTO, "server closed the connection "
+			    "while we waited for %s", what);
+		return explain(c, st, what, "");
+	}
+	return ST_OK;
+}
+
+static int
+write_all(const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	for (; n > 0; p += w, n -= (size_t)w) {
+		while ((w = write(STDOUT_FILENO, p, n)) == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return fail(ST_USAGE, "writing to stdout: %s",
+			    strerror(errno));
+	}
+	return ST_OK;
+}
+
+/*
+ * Copy len bytes between the region at off and buf, or stdout when buf is
+ * NULL, through page-aligned windows so that any region size works.
+ */
+static int
+copy_region(struct client *c, uint64_t off, const unsigned char *buf,
+    uint64_t len)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start;
+	unsigned char *base;
+	size_t n, maplen;
+	int st = ST_OK;
+
+	for (; len > 0 && st == ST_OK; off += n, len -= n) {
+		n = (size_t)(len < WINDOW ? len : WINDOW);
+		start = off - off % page;
+		maplen = (size_t)(off - start) + n;
+		base = mmap(NULL, maplen, buf != NULL ? PROT_READ | PROT_WRITE :
+		    PROT_READ, MAP_SHARED, c->region, (off_t)start);
+		if (base == MAP_FAILED)
+			return fail(ST_PROTO, "cannot map the region at offset "
+			    "%" PRIu64 ": %s", off, strerror(errno));
+		if (buf == NULL)
+			st = write_all(base + (off - start), n);
+		else {
+			memcpy(base + (off - start), buf, n);
+			msync(base, maplen, MS_SYNC);
+			buf += n;
+		}
+		munmap(base, maplen);
+	}
+	return st;
+}
+
+static int
+check_range(struct client *c, uint64_t off, uint64_t len)
+{
+	if (off > c->size)
+		return fail(ST_USAGE, "offset %" PRIu64 " is past the region end"
+		    " (%" PRIu64 " bytes); give a smaller offset", off, c->size);
+	if (len > c->size - off)
+		return fail(ST_USAGE, "%" PRIu64 " bytes at offset %" PRIu64
+		    " pass the region end (%" PRIu64 " bytes); stay within "
+		    "the region", len, off, c->size);
+	return ST_OK;
+}
+
+static int
+cmd_read(struct client *c, const struct cmd *cmd)
+{
+	int st;
+
+	if ((st = handshake(c, 0)) != ST_OK ||
+	    (st = check_range(c, cmd->off, cmd->len)) != ST_OK)
+		return st;
+	close(c->sock);
+	c->sock = -1;
+	return copy_region(c, cmd->off, NULL, cmd->len);
+}
+
+/* All of stdin, or *len = room + 1 when it holds more than room bytes. */
+static int
+slurp_stdin(uint64_t room, unsigned char **buf, uint64_t *len)
+{
+	uint64_t cap = 0, limit = room + 1;
+	unsigned char *nbuf;
+	ssize_t r;
+
+	for (*len = 0; *len < limit; *len += (uint64_t)r) {
+		if (*len == cap) {
+			cap = cap == 0 ? 65536 : 2 * cap;
+			cap = cap < limit ? cap : limit;
+			if (cap > SIZE_MAX ||
+			    (nbuf = realloc(*buf, (size_t)cap)) == NULL)
+				return fail(ST_USAGE, "input too large to "
+				    "buffer; write it in parts");
+			*buf = nbuf;
+		}
+		while ((r = read(STDIN_FILENO, *buf + *len,
+		    (size_t)(cap - *len))) == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return fail(ST_USAGE, "reading stdin: %s",
+			    strerror(errno));
+		if (r == 0)
+			break;
+	}
+	return ST_OK;
+}
+
+static int
+cmd_write(struct client *c, const struct cmd *cmd)
+{
+	unsigned char *buf = NULL;
+	uint64_t len, room;
+	int st;
+
+	if ((st = handshake(c, 0)) != ST_OK ||
+	    (st = check_range(c, cmd->off, 0)) != ST_OK)
+		return st;
+	/* We have what we need; do not make the server queue for us. */
+	close(c->sock);
+	c->sock = -1;
+	room = c->size - cmd->off;
+	st = slurp_stdin(room, &buf, &len);
+	if (st == ST_OK && len > room)
+		st = fail(ST_USAGE, "stdin holds more than the %" PRIu64 " bytes"
+		    " left at offset %" PRIu64 " (region is %" PRIu64 " bytes);"
+		    " nothing was written; write less or at a lower offset",
+		    room, cmd->off, c->size);
+	if (st == ST_OK)
+		st = copy_region(c, cmd->off, buf, len);
+	free(buf);
+	return st;
+}
+
+int
+main(int argc, char **argv)
+{
+	static int (*const run[])(struct client *, const struct cmd *) = {
+		[CMD_INFO] = cmd_info, [CMD_MONITOR] = cmd_info,
+		[CMD_RAW] = cmd_raw, [CMD_RING] = cmd_ring,
+		[CMD_WAIT] = cmd_wait, [CMD_READ] = cmd_read,
+		[CMD_WRITE] = cmd_write
+	};
+	struct timespec now;
+	struct client c;
+	struct cmd cmd;
+	long id;
+	int st;
+
+	log_init(argv[0], 0, 0);
+	memset(&c, 0, sizeof(c));
+	c.proto = SCM_PROTO_V0;
+	c.path = DEFAULT_SOCKET;
+	c.nvec = 1;
+	c.wait_s = DEFAULT_WAIT;
+	c.sock = c.region = -1;
+	c.id = -1;
+	parse_opts(argc, argv, &c, &cmd);
+	raise_nofile();
+	if (cmd.kind == CMD_MONITOR || cmd.kind == CMD_RAW)
+		catch_signals(&c);
+	c.nfds = calloc(MAX_ID + 1, 1);
+	c.vfd = calloc((size_t)(MAX_ID + 1) * c.nvec, sizeof(int));
+	c.forever = c.wait_s == 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	c.deadline = ((int64_t)now.tv_sec + (int64_t)c.wait_s) * 1000000000 +
+	    now.tv_nsec;
+	if (c.nfds == NULL || c.vfd == NULL)
+		st = fail(ST_PROTO, "out of memory for the peer table");
+	else if ((st = client_connect(&c)) == ST_OK)
+		st = run[cmd.kind](&c, &cmd);
+	for (id = 0; c.nfds != NULL && id <= MAX_ID; id++)
+		peer_drop(&c, id);
+	free(c.nfds);
+	free(c.vfd);
+	if (c.region != -1)
+		close(c.region);
+	if (c.sock != -1)
+		close(c.sock);
+	if (fflush(stdout) == EOF && st == ST_OK)
+		st = fail(ST_USAGE, "writing to stdout: %s", strerror(errno));
+	return st;
+}
