@@ -884,6 +884,8 @@ main(int argc, char **argv)
 		close(c.region);
 	if (c.sock != -1)
 		close(c.sock);
+	if (st == ST_SIGNAL)	/* asked to stop, even before ready */
+		st = ST_OK;
 	if (fflush(stdout) == EOF && st == ST_OK)
 		st = fail(ST_USAGE, "writing to stdout: %s", strerror(errno));
 	return st;
