@@ -196,6 +196,12 @@ scm_recv(int sock, enum scm_proto proto, int64_t *value, int *fd)
 		if (n == -1)
 			goto fail;
 		scm_take_fds(&msg, fd);
+		if (msg.msg_flags & MSG_CTRUNC) {
+			/* The kernel dropped a descriptor (EMFILE here): the
+			 * message is useless without it, so say so. */
+			errno = EMFILE;
+			goto fail;
+		}
 		if (n == 0) {
 			if (off == 0)
 				return 0;

@@ -55,7 +55,8 @@ int	scm_send(int sock, enum scm_proto, int64_t value, int fd);
  * Blocking receive of one whole message.  *fd gets the descriptor that came
  * with it, or SCM_NO_FD; extra descriptors are closed.  Returns 1 on a
  * message, 0 on a clean EOF before its first byte, -1 with errno on error
- * (EPROTO for EOF inside a message).
+ * (EPROTO for EOF inside a message, EMFILE when the kernel had to drop a
+ * descriptor because we are out of them).
  */
 int	scm_recv(int sock, enum scm_proto, int64_t *value, int *fd);
 
