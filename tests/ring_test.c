@@ -775,11 +775,15 @@ crash_life(int life, const char *path)
 static void
 t_crash_resume(void)
 {
-	char dir[] = "/tmp/ring_test.XXXXXX", path[64];
+	const char *tmp = getenv("TMPDIR");
+	char dir[4096], path[4200];
 	int fd, life, status;
 	struct fx f;
 	pid_t pid;
 
+	/* Under the test's own directory when bats gives one. */
+	snprintf(dir, sizeof(dir), "%s/ring_test.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	REQUIRE(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/region", dir);
 	fx_open(&f, params(1, 8, 8, 1500));
