@@ -221,6 +221,7 @@ struct ring_frame {			/* a checked descriptor */
  * as last validated.  fault/fault_val/fault_lim explain the first slot
  * error; it sticks: every operation returns it until ring_repair() or
  * ring_open() again, so a corrupt ring stays stopped until it is reset.
+ * A handle belongs to one thread.
  */
 struct ring {
 	_Atomic uint32_t *own;		/* our index word */

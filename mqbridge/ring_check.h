@@ -5,8 +5,10 @@
  * Any party can write anything into the area at any time.  Each function
  * here loads the shared words it needs exactly once into locals, checks
  * them against the geometry we computed ourselves, and hands back only
- * checked copies.  ring.c never dereferences a shared word for reading
- * except through these functions.
+ * checked copies.  ring.c never reads a shared word except through these
+ * functions; its only other accesses are stores, and two atomic
+ * read-modify-writes whose old value is merely compared (the claim CAS)
+ * or ignored (the heartbeat increment).
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
