@@ -196,7 +196,8 @@ ring_op(struct area *z, struct ring r[4], uint8_t op, struct input *in)
 		break;
 	case 6:
 		(void)ring_slot_view(&z->a, SLOT, &v);
-		must(v.side[0].state <= RING_RUN && v.side[1].state <= RING_RUN);
+		must(v.side[0].state <= RING_RUN &&
+		    v.side[1].state <= RING_RUN);
 		break;
 	case 7:
 		ring_commit(k);

@@ -113,7 +113,7 @@ struct ring_hdr {				/* offset 0 of the area */
 	_Atomic uint32_t	hdr_size;	/*  12  RING_HDR_SIZE */
 	_Atomic uint64_t	area_offset;	/*  16  in the region */
 	_Atomic uint64_t	area_size;	/*  24  header + slots */
-	_Atomic uint64_t	generation;	/*  32  changes at each format */
+	_Atomic uint64_t	generation;	/*  32  new at each format */
 	_Atomic uint32_t	slot_count;	/*  40 */
 	_Atomic uint32_t	tx_size;	/*  44  descriptors */
 	_Atomic uint32_t	rx_size;	/*  48 */

@@ -40,8 +40,10 @@ check(int ok, int line, const char *what, long long a, long long b, int eq)
 }
 
 #define CHECK(c)	check(!!(c), __LINE__, #c, 0, 0, 0)
-#define CHECK_EQ(a, b)	do { long long a_ = (long long)(a), b_ = (long long)(b); \
-	check(a_ == b_, __LINE__, #a " == " #b, a_, b_, 1); } while (0)
+#define CHECK_EQ(a, b)	do {						\
+	long long a_ = (long long)(a), b_ = (long long)(b);		\
+	check(a_ == b_, __LINE__, #a " == " #b, a_, b_, 1);		\
+} while (0)
 /* Setup that cannot go on: stop this test program. */
 #define REQUIRE(c)	do { if (!check(!!(c), __LINE__, #c, 0, 0, 0)) \
 	exit(1); } while (0)
