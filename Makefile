@@ -23,7 +23,7 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) -I.
 COMMON_OBJS = $(O)/send_scm.o $(O)/log.o $(O)/parse.o
 SERVER_OBJS = $(O)/tm_ivshmem_server.o $(O)/region.o $(O)/peer.o \
 	      $(O)/listen.o $(O)/options.o $(O)/proc.o $(COMMON_OBJS)
-CLIENT_OBJS = $(O)/tm_ivshmem_client.o $(COMMON_OBJS)
+CLIENT_OBJS = $(O)/tm_ivshmem_client.o $(O)/client_io.o $(COMMON_OBJS)
 
 PROGS	= $(O)/tm_ivshmem_server $(O)/tm_ivshmem_client
 TEST_PROGS =

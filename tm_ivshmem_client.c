@@ -17,7 +17,6 @@
 #define _FILE_OFFSET_BITS 64	/* 64 GiB regions on 32-bit hosts too */
 
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_io.h"
 #include "log.h"
 #include "parse.h"
 #include "send_scm.h"
@@ -46,7 +46,6 @@
 #define DEFAULT_SOCKET	"/tmp/ivshmem_socket"
 #define DEFAULT_WAIT	10
 #define MAX_WAIT	(UINT64_C(10) * 366 * 86400)
-#define WINDOW		(UINT64_C(64) << 20)	/* region bytes mapped at once */
 #define EVENTFD_MAX	UINT64_C(0xfffffffffffffffe)
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -708,53 +707,17 @@ cmd_wait(struct client *c, const struct cmd *cmd)
 	return ST_OK;
 }
 
-static int
-write_all(const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	for (; n > 0; p += w, n -= (size_t)w) {
-		while ((w = write(STDOUT_FILENO, p, n)) == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			return fail(ST_USAGE, "writing to stdout: %s",
-			    strerror(errno));
-	}
-	return ST_OK;
-}
-
-/*
- * Copy len bytes between the region at off and buf, or stdout when buf is
- * NULL, through page-aligned windows so that any region size works.
- */
+/* Between the region and stdout (buf NULL) or from buf into the region. */
 static int
 copy_region(struct client *c, uint64_t off, const unsigned char *buf,
     uint64_t len)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start;
-	unsigned char *base;
-	size_t n, maplen;
-	int st = ST_OK;
+	const char *stage = "";
 
-	for (; len > 0 && st == ST_OK; off += n, len -= n) {
-		n = (size_t)(len < WINDOW ? len : WINDOW);
-		start = off - off % page;
-		maplen = (size_t)(off - start) + n;
-		base = mmap(NULL, maplen, buf != NULL ? PROT_READ | PROT_WRITE :
-		    PROT_READ, MAP_SHARED, c->region, (off_t)start);
-		if (base == MAP_FAILED)
-			return fail(ST_PROTO, "cannot map the region at offset "
-			    "%" PRIu64 ": %s", off, strerror(errno));
-		if (buf == NULL)
-			st = write_all(base + (off - start), n);
-		else {
-			memcpy(base + (off - start), buf, n);
-			msync(base, maplen, MS_SYNC);
-			buf += n;
-		}
-		munmap(base, maplen);
-	}
-	return st;
+	if (io_copy_region(c->region, off, buf, len, &stage) == -1)
+		return fail(ST_PROTO, "cannot %s at offset %" PRIu64 ": %s",
+		    stage, off, strerror(errno));
+	return ST_OK;
 }
 
 static int
@@ -783,36 +746,6 @@ cmd_read(struct client *c, const struct cmd *cmd)
 	return copy_region(c, cmd->off, NULL, cmd->len);
 }
 
-/* All of stdin, or *len = room + 1 when it holds more than room bytes. */
-static int
-slurp_stdin(uint64_t room, unsigned char **buf, uint64_t *len)
-{
-	uint64_t cap = 0, limit = room + 1;
-	unsigned char *nbuf;
-	ssize_t r;
-
-	for (*len = 0; *len < limit; *len += (uint64_t)r) {
-		if (*len == cap) {
-			cap = cap == 0 ? 65536 : 2 * cap;
-			cap = cap < limit ? cap : limit;
-			if (cap > SIZE_MAX ||
-			    (nbuf = realloc(*buf, (size_t)cap)) == NULL)
-				return fail(ST_USAGE, "input too large to "
-				    "buffer; write it in parts");
-			*buf = nbuf;
-		}
-		while ((r = read(STDIN_FILENO, *buf + *len,
-		    (size_t)(cap - *len))) == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return fail(ST_USAGE, "reading stdin: %s",
-			    strerror(errno));
-		if (r == 0)
-			break;
-	}
-	return ST_OK;
-}
-
 static int
 cmd_write(struct client *c, const struct cmd *cmd)
 {
@@ -827,7 +760,9 @@ cmd_write(struct client *c, const struct cmd *cmd)
 	close(c->sock);
 	c->sock = -1;
 	room = c->size - cmd->off;
-	st = slurp_stdin(room, &buf, &len);
+	if (io_slurp_stdin(room + 1, &buf, &len) == -1)
+		st = fail(ST_USAGE, "reading stdin: %s; nothing was written",
+		    strerror(errno));
 	if (st == ST_OK && len > room)
 		st = fail(ST_USAGE, "stdin holds more than the %" PRIu64 " bytes"
 		    " left at offset %" PRIu64 " (region is %" PRIu64 " bytes);"
