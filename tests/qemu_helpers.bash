@@ -137,7 +137,7 @@ vm_start() {
 
 # vm NAME CMD ARGS...: run one driver command, print its answer line.
 vm() {
-	local name=$1 n i
+	local name=$1 n i alive
 	shift
 	n=$(wc -l <"$T/$name.out")
 	if ! (printf '%s\n' "$*" >&"${VM_FD[$name]}") 2>/dev/null; then
@@ -145,11 +145,14 @@ vm() {
 		return 1
 	fi
 	for ((i = 0; i < 1500; i++)); do
+		# Liveness first: "quit" answers and then the driver exits.
+		alive=0
+		kill -0 "${VM_PID[$name]}" 2>/dev/null && alive=1
 		if [ "$(wc -l <"$T/$name.out")" -gt "$n" ]; then
 			sed -n "$((n + 1))p" "$T/$name.out"
 			return 0
 		fi
-		if ! kill -0 "${VM_PID[$name]}" 2>/dev/null; then
+		if [ "$alive" -eq 0 ]; then
 			vm_dead "$name"
 			return 1
 		fi
