@@ -190,6 +190,20 @@ one_line_error() {
 	fi
 }
 
+# error_last: $output ends in the one error line; lines before it, if any,
+# are the server's ordinary progress log ("growing ...").  For failures
+# found while acting, not in the options.
+error_last() {
+	local errors last
+	errors=$(printf '%s\n' "$output" | grep -c 'error:')
+	last=$(printf '%s\n' "$output" | tail -n1)
+	if [ "$errors" -ne 1 ] || [[ $last != "tm_ivshmem_server: error: "* ]]; then
+		echo "# expected one error line, last; got:" >&2
+		printf '%s\n' "$output" | sed 's/^/#   /' >&2
+		return 1
+	fi
+}
+
 # mount_tmpfs DIR SIZE: a small filesystem, unmounted in teardown.
 mount_tmpfs() {
 	mkdir -p "$1"
