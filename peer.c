@@ -35,22 +35,45 @@ peer_table_free(struct peer_table *t)
 	t->live_cap = 0;
 }
 
-int
-peer_pick_id(const struct peer_table *t, uint64_t ident)
+/* Joined before id was freed: a witness that would crash on its reuse. */
+static uint64_t
+oldest_witness(const struct peer_table *t)
 {
-	int id;
+	uint64_t oldest = UINT64_MAX;
+	size_t i;
 
+	if (t->nwitness == 0)
+		return oldest;
+	for (i = 0; i < t->nlive; i++)
+		if (t->live[i]->witness && t->live[i]->join_seq < oldest)
+			oldest = t->live[i]->join_seq;
+	return oldest;
+}
+
+int
+peer_pick_id(const struct peer_table *t, uint64_t ident, int *held)
+{
+	uint64_t oldest = oldest_witness(t);
+	int id, pick = -1;
+
+	*held = 0;
 	if (t->nlive >= t->max_peers)
 		return -1;
 	if (ident != 0) {
 		for (id = 0; id < t->high; id++)
-			if (t->last_ident[id] == ident && t->by_id[id] == NULL)
+			if (t->last_ident[id] == ident &&
+			    t->by_id[id] == NULL && t->freed_seq[id] < oldest)
 				return id;
 	}
-	for (id = 0; id < PEER_IDS; id++)
-		if (t->by_id[id] == NULL)
-			return id;
-	return -1;
+	for (id = 0; id < PEER_IDS && pick == -1; id++) {
+		if (t->by_id[id] != NULL)
+			continue;
+		if (t->freed_seq[id] < oldest)
+			pick = id;
+		else
+			(*held)++;
+	}
+	return pick;
 }
 
 /* FNV-1a: stable across runs, so old IDs survive a server restart too. */
@@ -66,24 +89,37 @@ fnv1a(uint64_t h, const void *p, size_t len)
 	return h;
 }
 
+/* Our own tools re-create their peer records; QEMU does not. */
+static int
+is_witness(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	base = base != NULL ? base + 1 : argv0;
+	return strncmp(base, "tm_", 3) != 0 && strncmp(base, "mq", 2) != 0;
+}
+
 uint64_t
-peer_ident(pid_t pid, uid_t uid)
+peer_ident(pid_t pid, uid_t uid, int *witness)
 {
 	char path[64], buf[4096];
 	uint64_t h = 0xcbf29ce484222325ULL;
 	ssize_t n;
 	int fd;
 
+	*witness = 1;
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return 0;
-	n = read(fd, buf, sizeof(buf));
+	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
 		return 0;
+	buf[n] = '\0';
+	*witness = is_witness(buf);
 	h = fnv1a(h, &uid, sizeof(uid));
 	h = fnv1a(h, buf, (size_t)n);
 	return h == 0 ? 1 : h;
@@ -147,7 +183,8 @@ live_add(struct peer_table *t, struct peer *p)
 }
 
 struct peer *
-peer_new(struct peer_table *t, int id, int sock, unsigned int n)
+peer_new(struct peer_table *t, int id, int sock, unsigned int n,
+    int witness)
 {
 	struct peer *p;
 
@@ -165,6 +202,9 @@ peer_new(struct peer_table *t, int id, int sock, unsigned int n)
 	}
 	p->id = id;
 	p->sock = sock;
+	p->join_seq = ++t->seq;
+	p->witness = witness;
+	t->nwitness += witness != 0;
 	t->by_id[id] = p;
 	if (id >= t->high)
 		t->high = id + 1;
@@ -187,6 +227,8 @@ peer_free(struct peer_table *t, struct peer *p)
 	t->live[p->live_idx] = last;
 	t->by_id[p->id] = NULL;
 	t->last_ident[p->id] = p->ident;
+	t->freed_seq[p->id] = ++t->seq;
+	t->nwitness -= p->witness != 0;
 	vecset_unref(p->vec);
 	if (p->sock != -1)
 		close(p->sock);

@@ -5,6 +5,12 @@
  * sent, so they live in a reference-counted vecset that outlives the peer
  * if messages naming it are still queued.
  *
+ * IDs are held back after a peer leaves.  QEMU (7.2 and current) frees its
+ * record of a departed peer but keeps the pointer, so handing the ID to a
+ * newcomer makes every QEMU that saw the departure write into freed memory
+ * and crash.  An ID is therefore reused only once no live QEMU ("witness")
+ * saw it leave.
+ *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #ifndef TM_PEER_H
@@ -40,6 +46,8 @@ struct peer {
 	uid_t		 uid;
 	gid_t		 gid;
 	uint64_t	 ident;		/* uid + command line, 0 = unknown */
+	uint64_t	 join_seq;	/* table->seq when it joined */
+	int		 witness;	/* may crash if an ID it saw leave comes back */
 	struct vecset	*vec;
 	struct outmsg	*q;		/* ring of queued messages */
 	size_t		 qhead, qlen, qcap;
@@ -55,6 +63,9 @@ struct peer {
 struct peer_table {
 	struct peer	*by_id[PEER_IDS];
 	uint64_t	 last_ident[PEER_IDS];	/* who held an ID last */
+	uint64_t	 freed_seq[PEER_IDS];	/* seq when it was freed, 0 never */
+	uint64_t	 seq;			/* counts joins and departures */
+	size_t		 nwitness;
 	struct peer	**live;
 	size_t		 nlive, live_cap;
 	size_t		 max_peers;
@@ -63,14 +74,22 @@ struct peer_table {
 
 void	 peer_table_init(struct peer_table *, size_t max_peers);
 void	 peer_table_free(struct peer_table *);
-/* The restarted peer's old ID if free, else the lowest free; -1 if full. */
-int	 peer_pick_id(const struct peer_table *, uint64_t ident);
+/*
+ * The restarted peer's old ID if it is reusable, else the lowest reusable
+ * one; -1 if none.  *held gets how many free IDs were held back.
+ */
+int	 peer_pick_id(const struct peer_table *, uint64_t ident, int *held);
 /* A new peer with n fresh eventfds; NULL with errno on failure. */
-struct peer *peer_new(struct peer_table *, int id, int sock, unsigned n);
+struct peer *peer_new(struct peer_table *, int id, int sock, unsigned n,
+	    int witness);
 /* Remove from the table and free; queued holds of its fds stay valid. */
 void	 peer_free(struct peer_table *, struct peer *);
-/* Identity of a connecting process: uid and /proc/PID/cmdline. */
-uint64_t peer_ident(pid_t, uid_t);
+/*
+ * Identity of a connecting process: uid and /proc/PID/cmdline.  *witness
+ * is 0 only for our own tools (tm_*, mq*), which survive ID reuse; QEMU
+ * and anything unknown count as witnesses.
+ */
+uint64_t peer_ident(pid_t, uid_t, int *witness);
 
 /* Queue a message; -1 with errno ENOMEM on failure. */
 int	 peer_enqueue(struct peer *, int64_t value, int fd,

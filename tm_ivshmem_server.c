@@ -279,7 +279,7 @@ admit(int fd)
 	socklen_t len = sizeof(cr);
 	struct peer *p;
 	uint64_t ident;
-	int id;
+	int id, held, witness;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
 		log_warn("SO_PEERCRED: %s", strerror(errno));
@@ -287,12 +287,19 @@ admit(int fd)
 		refuse(fd, &cr, "not in the allow-list (-U, -G)");
 		return;
 	}
-	ident = peer_ident(cr.pid, cr.uid);
-	if ((id = peer_pick_id(&srv.table, ident)) == -1) {
-		refuse(fd, &cr, "server full (-c, or all 65536 IDs in use)");
+	ident = peer_ident(cr.pid, cr.uid, &witness);
+	if ((id = peer_pick_id(&srv.table, ident, &held)) == -1) {
+		refuse(fd, &cr, held > 0 ? "no reusable ID: the free ones are "
+		    "held back because live QEMU peers saw them leave (QEMU "
+		    "crashes on their reuse); restart those peers" :
+		    "server full (-c, or all 65536 IDs in use)");
 		return;
 	}
-	if ((p = peer_new(&srv.table, id, fd, srv.opt.vectors)) == NULL) {
+	if (held > 0)
+		log_debug("held back %d free ID%s that live QEMU peers saw "
+		    "leave", held, held == 1 ? "" : "s");
+	p = peer_new(&srv.table, id, fd, srv.opt.vectors, witness);
+	if (p == NULL) {
 		refuse(fd, &cr, errno == EMFILE || errno == ENFILE ?
 		    "out of file descriptors (raise ulimit -n)" :
 		    strerror(errno));
