@@ -14,6 +14,8 @@
  *   hold COUNT     COUNT concurrent peers; reports when each has every other
  *                  peer's vectors, then keeps reading until SIGTERM
  *   mute [COUNT]   COUNT peers that never read a byte, until SIGTERM
+ *   drain COUNT    COUNT peers, one after the other, that read everything
+ *                  and accept being refused; until SIGTERM
  *   garbage        sync, send bytes (peers must not), expect to be dropped
  *   syslog PATH    print each datagram sent to a syslog socket at PATH
  *
@@ -101,7 +103,8 @@ usage(void)
 	fprintf(stderr, "usage: peerstorm [-el] [-a EVERY] [-j PARALLEL] "
 	    "[-n VECTORS] [-p SOCKET] [-s SIZE]\n"
 	    "                 [-w SECONDS] cycles COUNT | hold COUNT | "
-	    "mute [COUNT] | garbage | syslog PATH\n");
+	    "mute [COUNT] | drain COUNT |\n"
+	    "                 garbage | syslog PATH\n");
 	exit(1);
 }
 
@@ -523,6 +526,48 @@ run_hold(unsigned long count)
 	free(c);
 }
 
+/*
+ * drain: peers that read whatever comes; the server may refuse some.  One
+ * connects only when the one before is synced or gone, so that the fds in
+ * flight stay few (the kernel caps them at the sender's RLIMIT_NOFILE).
+ */
+static void
+run_drain(unsigned long count)
+{
+	struct epoll_event ev[EVENTS];
+	struct conn *c;
+	unsigned long next = 0, eof = 0, i;
+	int n, k, said = 0;
+
+	if ((c = calloc(count, sizeof(*c))) == NULL)
+		die(2, "out of memory");
+	while (!stop) {
+		if (next < count && (next == 0 || c[next - 1].sock == -1 ||
+		    c[next - 1].own == opt.vectors))
+			next = hold_connect(c, next, next + 1);
+		if (next == count && !said) {
+			printf("connected %lu\n", count);
+			said = 1;
+		}
+		n = epoll_wait(epfd, ev, EVENTS, 100);
+		if (n == -1 && errno != EINTR)
+			die(2, "epoll_wait: %s", strerror(errno));
+		for (k = 0; k < n; k++) {
+			struct conn *p = &c[ev[k].data.u64];
+
+			if (p->sock != -1 && conn_read(p) == -1) {
+				conn_close(p);
+				eof++;
+			}
+		}
+	}
+	for (i = 0; i < next; i++)
+		if (c[i].sock != -1)
+			conn_close(&c[i]);
+	printf("closed %lu refused %lu\n", count - eof, eof);
+	free(c);
+}
+
 static void
 run_mute(unsigned long count)
 {
@@ -668,6 +713,8 @@ main(int argc, char **argv)
 		run_cycles(count);
 	else if (strcmp(mode, "hold") == 0 && argc == 2)
 		run_hold(count);
+	else if (strcmp(mode, "drain") == 0 && argc == 2)
+		run_drain(count);
 	else if (strcmp(mode, "mute") == 0)
 		run_mute(count);
 	else if (strcmp(mode, "garbage") == 0 && argc == 1)
