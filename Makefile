@@ -28,11 +28,14 @@ CLIENT_OBJS = $(O)/tm_ivshmem_client.o $(O)/client_io.o $(COMMON_OBJS)
 PROGS	= $(O)/tm_ivshmem_server $(O)/tm_ivshmem_client
 TEST_PROGS =
 
-all: $(PROGS)
+.DEFAULT_GOAL := all
 
+# Fragments add to PROGS, TEST_PROGS and CLEAN_EXTRA, so they come first.
 -include mqbridge/mqbridge.mk
 -include $(wildcard tests/*.mk)
 -include bench/bench.mk
+
+all: $(PROGS)
 
 test-progs: $(TEST_PROGS)
 

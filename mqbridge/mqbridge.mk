@@ -8,10 +8,34 @@ RING_HDRS = mqbridge/ring.h mqbridge/ring_check.h
 RING_SRCS = mqbridge/ring.c mqbridge/ring_check.c
 RING_OBJS = $(O)/mqbridge/ring.o $(O)/mqbridge/ring_check.o
 
+# What the bridge and the endpoint share: the ring ABI, joining a server
+# as a peer, and the top level's wire layer, logging and value parsing.
+MQ_OBJS	= $(RING_OBJS) $(O)/mqbridge/ivpeer.o $(COMMON_OBJS)
+
+# The bridge is mqbridge.c plus bridge_*.c; the endpoint mqnic.c plus
+# nic_*.c.  Each is built once its main file exists.
+BRIDGE_OBJS = $(patsubst %.c,$(O)/%.o,mqbridge/mqbridge.c \
+	      $(wildcard mqbridge/bridge_*.c)) $(MQ_OBJS)
+MQNIC_OBJS = $(patsubst %.c,$(O)/%.o,mqbridge/mqnic.c \
+	     $(wildcard mqbridge/nic_*.c)) $(MQ_OBJS)
+
+ifneq ($(wildcard mqbridge/mqbridge.c),)
+PROGS	+= $(O)/mqbridge/mqbridge
+endif
+ifneq ($(wildcard mqbridge/mqnic.c),)
+PROGS	+= $(O)/mqbridge/mqnic
+endif
+
+$(O)/mqbridge/mqbridge: $(BRIDGE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(BRIDGE_OBJS)
+
+$(O)/mqbridge/mqnic: $(MQNIC_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(MQNIC_OBJS)
+
 TEST_PROGS += $(O)/tests/bin/ring_test
 
 # A shorter stem than the top Makefile's $(O)/%.o, so this rule wins.
-$(O)/mqbridge/%.o: mqbridge/%.c $(wildcard mqbridge/*.h)
+$(O)/mqbridge/%.o: mqbridge/%.c $(wildcard mqbridge/*.h) $(wildcard *.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
