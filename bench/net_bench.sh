@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# bench/net_bench.sh - ping RTT and TCP throughput between two network
+# namespaces through the NIC bridge (tm_ivshmem_server + mqbridge + one
+# mqnic per namespace), against a veth pair between the same two
+# namespaces in the same run.
+#
+#   bash bench/net_bench.sh            (as root; bench/run calls it)
+#   O=build TIME=3 PINGS=200 bash bench/net_bench.sh
+#
+# Output: one "key=value ..." line per path, for bench/run:
+#   net=veth ping_min_ms=... ping_avg_ms=... tcp_gbps=... retr=...
+#   net=bridge ...              or   net=bridge skipped="why"
+# Everything it makes is its own: namespaces tm-nb-{a,b}-PID, addresses
+# 10.77.0.0/24 (bridge) and 10.77.1.0/24 (veth) inside them only, a
+# temporary directory for the region and the socket.  All of it goes on
+# exit.  Exit 1 if a path that should run did not.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+O=${O:-.}
+TIME=${TIME:-3}		# seconds of iperf3 per path, after 1 s omitted
+PINGS=${PINGS:-200}	# pings per path, 10 ms apart
+prog=bench/net_bench.sh
+
+case $TIME in ''|*[!0-9]*|0)
+	echo "$prog: TIME=$TIME is not a count of seconds; give 1 or more" >&2
+	exit 1;;
+esac
+case $PINGS in ''|*[!0-9]*|0)
+	echo "$prog: PINGS=$PINGS is not a count; give 1 or more" >&2
+	exit 1;;
+esac
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$prog: needs root for network namespaces; run it as root" >&2
+	exit 1
+fi
+for c in ip ping iperf3 ss timeout; do
+	command -v "$c" >/dev/null || {
+		echo "$prog: $c is missing; run bash tests/deps.sh" >&2
+		exit 1
+	}
+done
+
+server=$O/tm_ivshmem_server
+bridge=$O/mqbridge/mqbridge
+mqnic=$O/mqbridge/mqnic
+na=tm-nb-a-$$
+nb=tm-nb-b-$$
+tmp=$(mktemp -d /tmp/tm-netbench.XXXXXX)
+pids=()
+
+cleanup() {
+	local i
+	# Newest first: endpoints release their slots before the bridge goes.
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill -TERM "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
+	done
+	ip netns del "$na" 2>/dev/null || true
+	ip netns del "$nb" 2>/dev/null || true
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		mkdir -p "$BENCH_KEEP"
+		cp "$tmp"/*.log "$BENCH_KEEP"/ 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start LOG CMD...: in the background, remembered for cleanup.
+start() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 &
+	pids+=($!)
+}
+
+# await LOG PATTERN WHAT: until the last started process logs PATTERN.
+await() {
+	local log=$1 pat=$2 what=$3 pid=${pids[-1]} _
+	for _ in $(seq 100); do
+		grep -q -- "$pat" "$log" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "$prog: $what did not log \"$pat\" within 10 s; its log:" >&2
+	cat "$log" >&2
+	return 1
+}
+
+# ping_rtt NS ADDR: "min avg" in ms over PINGS pings, after ARP warm-up.
+ping_rtt() {
+	ip netns exec "$1" ping -q -c 3 -i 0.2 -W 2 "$2" >/dev/null
+	ip netns exec "$1" ping -q -c "$PINGS" -i 0.01 -W 2 "$2" |
+		awk -F'[/ =]+' '/^rtt|^round-trip/ { print $6, $7 }'
+}
+
+# tcp_gbps LABEL ADDR: tcp="Gbit/s retransmits", A sends to B for TIME s.
+# Not in a subshell: the iperf3 server must stay in pids for cleanup.
+tcp_gbps() {
+	local log=$tmp/iperf3-$1.log out=$tmp/iperf3-$1.out _
+	start "$log" ip netns exec "$nb" iperf3 -s -1 -B "$2" -p 5201
+	for _ in $(seq 50); do
+		ip netns exec "$nb" ss -Hltn "sport = :5201" | grep -q . && break
+		sleep 0.1
+	done
+	if ! timeout $((TIME + 20)) ip netns exec "$na" iperf3 -c "$2" \
+	    -p 5201 -t "$TIME" -O 1 -f g >"$out" 2>&1; then
+		echo "$prog: iperf3 over $1 failed:" >&2
+		cat "$out" "$log" >&2
+		return 1
+	fi
+	wait "${pids[-1]}" 2>/dev/null || true
+	unset 'pids[-1]'
+	# The receiver's line is what arrived; the sender's counts retries.
+	tcp=$(awk '/receiver$/ { for (i = 1; i < NF; i++)
+		if ($(i + 1) == "Gbits/sec") g = $i }
+	    / sender$/ { r = $(NF - 1) }
+	    END { if (g == "") exit 1; print g, r }' "$out") || {
+		echo "$prog: no iperf3 summary over $1:" >&2
+		cat "$out" >&2
+		return 1
+	}
+}
+
+measure() {	# LABEL ADDR
+	local rtt
+	rtt=$(ping_rtt "$na" "$2") && [ -n "$rtt" ] || {
+		echo "$prog: ping over $1 failed" >&2
+		return 1
+	}
+	tcp_gbps "$1" "$2" || return 1
+	set -- "$1" $rtt $tcp
+	echo "net=$1 ping_min_ms=$2 ping_avg_ms=$3 tcp_gbps=$4 retr=$5"
+}
+
+setup_ns() {
+	local n
+	for n in "$na" "$nb"; do
+		ip netns add "$n"
+		ip -n "$n" link set lo up
+	done
+	ip -n "$na" link add veth-a type veth peer name veth-b netns "$nb"
+	ip -n "$na" addr add 10.77.1.1/24 dev veth-a
+	ip -n "$nb" addr add 10.77.1.2/24 dev veth-b
+	ip -n "$na" link set veth-a up
+	ip -n "$nb" link set veth-b up
+}
+
+# nic NS TAP MAC ADDR: an endpoint inside NS, its TAP given ADDR.
+nic() {
+	local log=$tmp/mqnic-$2.log
+	start "$log" ip netns exec "$1" "$mqnic" -p "$tmp/sock" --mac "$3" \
+	    --tap "$2" -w 10
+	await "$log" "mqnic ready" "mqnic in $1" || return 1
+	ip -n "$1" addr add "$4" dev "$2"
+	ip -n "$1" link set "$2" up
+}
+
+setup_bridge() {
+	start "$tmp/server.log" "$server" -f "$tmp/region" -m 4M \
+	    -p "$tmp/sock"
+	await "$tmp/server.log" "listening on" "tm_ivshmem_server" || return 1
+	start "$tmp/bridge.log" "$bridge" -p "$tmp/sock"
+	await "$tmp/bridge.log" "bridge ready" "mqbridge" || return 1
+	nic "$na" mqa 02:77:00:00:00:01 10.77.0.1/24 || return 1
+	nic "$nb" mqb 02:77:00:00:00:02 10.77.0.2/24
+}
+
+bridge_missing() {
+	local f
+	if ! ${MAKE:-make} -s O="$O" bench-net-progs >"$tmp/make.log" 2>&1
+	then
+		cat "$tmp/make.log" >&2
+		echo "mqbridge or mqnic does not build (make bench-net-progs)"
+		return 0
+	fi
+	for f in "$server" "$bridge" "$mqnic"; do
+		[ -x "$f" ] || { echo "$f is not built"; return 0; }
+	done
+	return 1
+}
+
+setup_ns
+measure veth 10.77.1.2
+if why=$(bridge_missing); then
+	echo "$prog: skipping the bridge path: $why (make builds it once" \
+	    "mqbridge/mqbridge.c and mqbridge/mqnic.c exist)" >&2
+	echo "net=bridge skipped=\"$why\""
+	exit 0
+fi
+setup_bridge
+measure bridge 10.77.0.2
