@@ -1,0 +1,178 @@
+/*
+ * bridge_core.h - the bridge's own state, shared by mqbridge.c and bridge_*.c:
+ * options, the joined regions, one port per NIC slot, counters, and the
+ * functions each bridge_*.c file owns.
+ *
+ * A port is the bridge's view of one slot of one region.  Ports of all
+ * regions sit in one array, so the switch does not care which server a
+ * slot came through.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#ifndef TM_BRIDGE_CORE_H
+#define TM_BRIDGE_CORE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqbridge/ivpeer.h"
+#include "mqbridge/ring.h"
+
+#define BRIDGE_REGIONS_MAX	64
+#define BRIDGE_BEAT_MS		100	/* our heartbeat on every port */
+#define BRIDGE_TICK_MS		20	/* slot states, reclaim, servers */
+
+struct bridge_opts {
+	const char	*sock[BRIDGE_REGIONS_MAX];
+	unsigned int	 nsock;
+	unsigned int	 nvec;
+	struct ring_params params;
+	uint64_t	 offset;
+	int		 force_format;
+	const char	*status;
+	unsigned int	 reclaim_s;
+	unsigned int	 budget;
+	int		 verbosity;
+};
+
+/* Drop reasons: one counter each, named in the status file. */
+enum bridge_drop {
+	DROP_SPOOFED,		/* source MAC is not the slot's MAC */
+	DROP_UNKNOWN,		/* unicast to a MAC no live slot has */
+	DROP_FULL,		/* the destination's RX ring was full */
+	DROP_TOO_BIG,		/* longer than the destination's MTU allows */
+	DROP_HAIRPIN,		/* unicast to the sender's own MAC */
+	DROP_CORRUPT,		/* a ring fault stopped the slot */
+	DROP_REASONS
+};
+
+struct port_count {
+	uint64_t	in_frames, in_bytes;	/* taken from the slot's TX */
+	uint64_t	out_frames, out_bytes;	/* put on the slot's RX */
+	uint64_t	drops;			/* of frames it sent */
+	uint64_t	resets, reclaims;
+};
+
+struct region;
+
+struct port {
+	struct region	*reg;
+	uint32_t	 slot;
+	unsigned int	 index;		/* in bridge.ports */
+	enum ring_state	 state;		/* our side, as we last stored it */
+	struct ring	 tx;		/* we consume */
+	struct ring	 rx;		/* we produce */
+	int		 resume;	/* first look after our start */
+	int		 tx_repair;	/* a TX fault: drop its queue in INIT */
+	int		 live;		/* RUN: in the MAC table */
+	int		 dirty;		/* RX pushes not yet committed */
+	int		 bad;		/* last view error, logged once */
+	int		 dup_logged;
+	uint8_t		 mac[6];	/* the NIC's, checked, while live */
+	uint32_t	 nic_peer, nic_vec;	/* whom to ring */
+	uint64_t	 run_claim;	/* the owner we went live for */
+	uint64_t	 claim, beat;	/* for heartbeat reclaim */
+	int64_t		 beat_ms;
+	struct port_count cnt;
+};
+
+struct region {
+	const char	*path;
+	unsigned int	 index;
+	struct ivpeer	 peer;
+	int		 joined;	/* the server socket still talks */
+	unsigned char	*map;
+	size_t		 maplen;
+	struct ring_area area;
+	int		 attached;	/* the area is ours to serve */
+	struct port	*ports;		/* area.geom.p.slot_count of them */
+};
+
+struct bridge_stats {
+	uint64_t	drop[DROP_REASONS];
+	int64_t		start_ms;
+};
+
+/*
+ * Where a frame goes when no local slot owns its destination, and where
+ * floods go besides the local slots.  The broker relay (a later issue)
+ * plugs in here, and feeds frames from the broker through
+ * switch_deliver() with src NULL.  With none, unknown unicast is dropped
+ * and counted.
+ */
+struct bridge_uplink {
+	/* hdr: our checked copy of the Ethernet header; the payload is
+	 * data + RING_ETH_HLEN. */
+	int	(*send)(void *ctx, const unsigned char *hdr,
+		    const unsigned char *data, uint32_t len);
+	void	*ctx;
+};
+
+struct mactab {
+	struct port	**slot;		/* open addressing, NULL is empty */
+	size_t		 cap;		/* power of two, > 2 * ports */
+};
+
+struct bridge {
+	struct bridge_opts opt;
+	struct region	 reg[BRIDGE_REGIONS_MAX];
+	unsigned int	 nreg;
+	struct port	**ports;
+	unsigned int	 nports;
+	unsigned int	 rr;		/* first live port of the next round */
+	struct mactab	 mac;
+	int		 mac_stale;	/* live set changed: rebuild */
+	struct bridge_uplink uplink;
+	struct bridge_stats stats;
+	struct port	**live;		/* ports in RUN, at the last rebuild */
+	unsigned int	 nlive;
+	struct port	**dirty;	/* RX rings written this round */
+	unsigned int	 ndirty;
+};
+
+/* bridge_loop.c: serve until SIGTERM or SIGINT; the exit status. */
+int	bridge_run(struct bridge *, int sigfd);
+int64_t	bridge_now_ms(void);
+
+/* bridge_region.c: join, map, format or attach; detach and free. */
+int	region_open(struct bridge *, unsigned int i, const char *path);
+void	region_close(struct region *);
+/* Reformatted under us?  Re-attach, or stop serving it. */
+void	region_check(struct bridge *, struct region *);
+/* Server messages: peers joining and leaving. */
+void	region_pump(struct bridge *, struct region *);
+
+/* bridge_slot.c: each slot's state machine and its failures. */
+void	port_init(struct port *, struct region *, uint32_t slot,
+	    unsigned int index);
+void	port_tick(struct bridge *, struct port *, int64_t now_ms);
+void	port_beat(struct port *);
+/* A ring fault in the data path: log it and reset the slot. */
+void	port_fault(struct bridge *, struct port *, struct ring *);
+void	port_down(struct bridge *, struct port *);
+/* "0.3": region.slot, as logs and the status file name a port. */
+const char *port_name(const struct port *, char *buf, size_t len);
+
+/* bridge_switch.c: the MAC table and moving frames. */
+int	switch_init(struct bridge *);
+void	switch_free(struct bridge *);
+/* One round: at most opt.budget frames from each live port.  Returns
+ * the number of frames taken. */
+unsigned int switch_round(struct bridge *);
+/* Forward one checked frame; src NULL means it came from the uplink. */
+void	switch_deliver(struct bridge *, struct port *src,
+	    const unsigned char *hdr, const unsigned char *data,
+	    uint32_t len);
+/* Commit the RX rings written this round and ring the sleepers. */
+void	switch_flush(struct bridge *);
+/* Before sleeping: ask every live NIC for a doorbell (on) or not.
+ * Returns 1 if a frame came in meanwhile and we should not sleep. */
+int	switch_arm(struct bridge *, int on);
+
+/* bridge_stats.c */
+void	stats_drop(struct bridge *, struct port *, enum bridge_drop);
+void	stats_log(const struct bridge *);
+void	stats_write(const struct bridge *);
+
+#endif /* TM_BRIDGE_CORE_H */

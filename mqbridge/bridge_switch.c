@@ -1,0 +1,270 @@
+/*
+ * bridge_switch.c - moving frames between slots: the MAC table, one
+ * round of forwarding with a per-slot budget (fairness), unicast,
+ * flooding of broadcast and multicast, anti-spoofing, and the doorbells
+ * after a round.
+ *
+ * A slot has exactly one MAC, published by its owner and fixed while it
+ * runs, so the table is not learnt from traffic: it is the set of running
+ * slots, rebuilt whenever that set changes.  A frame's source MAC must be
+ * its slot's MAC, so no slot can poison another's traffic.
+ *
+ * Frame bytes stay writable by the sending slot while we look at them:
+ * the Ethernet header is copied first and every decision is taken on the
+ * copy; the destination gets that copy, then the payload.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mqbridge/bridge_core.h"
+
+static size_t
+mac_hash(const uint8_t m[6], size_t mask)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, m, 6);
+	v *= 0x9e3779b97f4a7c15ULL;
+	return (size_t)(v >> 32) & mask;
+}
+
+int
+switch_init(struct bridge *b)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * (size_t)b->nports + 2)
+		cap *= 2;
+	b->mac.cap = cap;
+	b->mac.slot = calloc(cap, sizeof(*b->mac.slot));
+	b->live = calloc(b->nports, sizeof(*b->live));
+	b->dirty = calloc(b->nports, sizeof(*b->dirty));
+	if (b->mac.slot == NULL || b->live == NULL || b->dirty == NULL) {
+		log_err("out of memory for %u slots", b->nports);
+		return -1;
+	}
+	b->mac_stale = 1;
+	return 0;
+}
+
+void
+switch_free(struct bridge *b)
+{
+	free(b->mac.slot);
+	free(b->live);
+	free(b->dirty);
+	b->mac.slot = NULL;
+	b->live = b->dirty = NULL;
+}
+
+static void
+mac_rebuild(struct bridge *b)
+{
+	size_t mask = b->mac.cap - 1, h;
+	unsigned int i;
+	struct port *p;
+
+	memset(b->mac.slot, 0, b->mac.cap * sizeof(*b->mac.slot));
+	b->nlive = 0;
+	for (i = 0; i < b->nports; i++) {
+		p = b->ports[i];
+		if (!p->live)
+			continue;
+		b->live[b->nlive++] = p;
+		/* bridge_slot.c keeps live MACs unique. */
+		for (h = mac_hash(p->mac, mask); b->mac.slot[h] != NULL;
+		    h = (h + 1) & mask)
+			;
+		b->mac.slot[h] = p;
+	}
+	b->mac_stale = 0;
+}
+
+static struct port *
+mac_lookup(const struct bridge *b, const uint8_t m[6])
+{
+	size_t mask = b->mac.cap - 1, h;
+	struct port *p;
+
+	for (h = mac_hash(m, mask); (p = b->mac.slot[h]) != NULL;
+	    h = (h + 1) & mask)
+		if (memcmp(p->mac, m, 6) == 0)
+			return p->live ? p : NULL;
+	return NULL;
+}
+
+/* One copy onto dst's RX ring; committed in switch_flush(). */
+static void
+put(struct bridge *b, struct port *src, struct port *dst,
+    const unsigned char *hdr, const unsigned char *data, uint32_t len)
+{
+	unsigned char *buf;
+	int got;
+
+	if (len > dst->rx.frame_max) {
+		stats_drop(b, src, DROP_TOO_BIG);
+		return;
+	}
+	if ((got = ring_reserve(&dst->rx, &buf)) < 0) {
+		port_fault(b, dst, &dst->rx);
+		stats_drop(b, src, DROP_CORRUPT);
+		return;
+	}
+	if (got == 0) {
+		stats_drop(b, src, DROP_FULL);
+		return;
+	}
+	memcpy(buf, hdr, RING_ETH_HLEN);
+	memcpy(buf + RING_ETH_HLEN, data + RING_ETH_HLEN,
+	    len - RING_ETH_HLEN);
+	ring_push(&dst->rx, len);
+	if (!dst->dirty) {
+		dst->dirty = 1;
+		b->dirty[b->ndirty++] = dst;
+	}
+	dst->cnt.out_frames++;
+	dst->cnt.out_bytes += len;
+}
+
+static void
+flood(struct bridge *b, struct port *src, const unsigned char *hdr,
+    const unsigned char *data, uint32_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nlive; i++)
+		if (b->live[i] != src && b->live[i]->live)
+			put(b, src, b->live[i], hdr, data, len);
+	if (src != NULL && b->uplink.send != NULL)
+		b->uplink.send(b->uplink.ctx, hdr, data, len);
+}
+
+void
+switch_deliver(struct bridge *b, struct port *src, const unsigned char *hdr,
+    const unsigned char *data, uint32_t len)
+{
+	struct port *dst;
+
+	if (hdr[0] & 1) {		/* group bit: broadcast, multicast */
+		flood(b, src, hdr, data, len);
+		return;
+	}
+	if ((dst = mac_lookup(b, hdr)) == NULL) {
+		/* The seam for the relay: it gets what no slot owns. */
+		if (src != NULL && b->uplink.send != NULL)
+			b->uplink.send(b->uplink.ctx, hdr, data, len);
+		else
+			stats_drop(b, src, DROP_UNKNOWN);
+		return;
+	}
+	if (dst == src) {
+		stats_drop(b, src, DROP_HAIRPIN);
+		return;
+	}
+	put(b, src, dst, hdr, data, len);
+}
+
+/* A checked frame from p's TX ring. */
+static void
+take(struct bridge *b, struct port *p, const struct ring_frame *f)
+{
+	unsigned char hdr[RING_ETH_HLEN];
+
+	memcpy(hdr, f->data, sizeof(hdr));	/* decide on our copy */
+	p->cnt.in_frames++;
+	p->cnt.in_bytes += f->len;
+	if (memcmp(hdr + 6, p->mac, 6) != 0) {
+		stats_drop(b, p, DROP_SPOOFED);
+		return;
+	}
+	switch_deliver(b, p, hdr, f->data, f->len);
+}
+
+/* At most budget frames from one slot. */
+static unsigned int
+drain(struct bridge *b, struct port *p)
+{
+	struct ring_frame f;
+	unsigned int n;
+	int got;
+
+	for (n = 0; n < b->opt.budget; n++) {
+		if ((got = ring_peek(&p->tx, &f)) == 0)
+			break;
+		if (got < 0) {
+			port_fault(b, p, &p->tx);
+			return n;
+		}
+		take(b, p, &f);
+		ring_next(&p->tx);
+	}
+	if (n > 0)
+		ring_commit(&p->tx);
+	return n;
+}
+
+unsigned int
+switch_round(struct bridge *b)
+{
+	unsigned int i, n = 0;
+	struct port *p;
+
+	if (b->mac_stale)
+		mac_rebuild(b);
+	if (b->nlive == 0)
+		return 0;
+	/* Each slot gets its budget; who goes first rotates. */
+	for (i = 0; i < b->nlive; i++) {
+		p = b->live[(b->rr + i) % b->nlive];
+		if (p->live)
+			n += drain(b, p);
+	}
+	b->rr = (b->rr + 1) % b->nlive;
+	switch_flush(b);
+	return n;
+}
+
+void
+switch_flush(struct bridge *b)
+{
+	unsigned int i;
+	struct port *p;
+
+	for (i = 0; i < b->ndirty; i++) {
+		p = b->dirty[i];
+		if (!p->dirty)
+			continue;	/* went down meanwhile */
+		p->dirty = 0;
+		ring_commit(&p->rx);
+		if (ring_wakeup_needed(&p->rx) &&
+		    ivpeer_ring(&p->reg->peer, (int)p->nic_peer,
+		    p->nic_vec) == -1)
+			log_debug("slot %u.%u: no doorbell for peer %u",
+			    p->reg->index, p->slot, p->nic_peer);
+	}
+	b->ndirty = 0;
+}
+
+int
+switch_arm(struct bridge *b, int on)
+{
+	unsigned int i, n;
+	int busy = 0;
+
+	if (b->mac_stale)
+		mac_rebuild(b);
+	for (i = 0; i < b->nlive; i++) {
+		if (!b->live[i]->live)
+			continue;
+		ring_wakeup_arm(&b->live[i]->tx, on);
+		/* A frame may have come just before the flag was seen; a
+		 * fault is for the next round to find. */
+		if (on && (ring_avail(&b->live[i]->tx, &n) != RING_OK ||
+		    n > 0))
+			busy = 1;
+	}
+	return busy;
+}

@@ -1,0 +1,319 @@
+/*
+ * mqbridge.c - the message-queue bridge: joins ivshmem servers as a
+ * peer, serves the NIC slots in each region and switches Ethernet frames
+ * between them.
+ *
+ * This file owns the command line, signals, and setting up and tearing
+ * down the regions; bridge_region.c joins and formats, bridge_slot.c runs
+ * each slot's state machine, bridge_switch.c moves frames,
+ * bridge_loop.c polls and sleeps, bridge_stats.c counts.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mqbridge/bridge_core.h"
+#include "parse.h"
+
+static const char usage_text[] =
+"usage: mqbridge [-hv] -p SOCKET [-p SOCKET ...] [-n VECTORS] [--slots N]\n"
+"                [--mtu N] [--ring N] [--offset BYTES] [--force-format]\n"
+"                [--status FILE] [--reclaim SECONDS] [--budget FRAMES]\n"
+"\n"
+"Switch Ethernet frames between the NIC slots of ivshmem regions.  The\n"
+"bridge joins each server as a peer, formats the NIC area of its region\n"
+"the first time (later starts resume from the indices stored there, so\n"
+"frames queued while it was down are delivered), and forwards frames\n"
+"between the slots that mqnic endpoints or guests claim.\n"
+"\n"
+"  -p SOCKET         a tm_ivshmem_server socket; repeat for more regions\n"
+"                    (frames are switched across all of them)\n"
+"  -n VECTORS        doorbell vectors per peer: the server's -n (1)\n"
+"  --slots N         slots in a new NIC area, 1-65536 (4)\n"
+"  --mtu N           MTU of a new area, 68-9216 (1500)\n"
+"  --ring N          descriptors per ring, a power of two 2-32768 (256)\n"
+"  --offset BYTES    where the NIC area starts in each region, a multiple\n"
+"                    of 4096; K/M/G suffixes (0)\n"
+"  --force-format    format the area even if it holds one: drops every\n"
+"                    queued frame and every slot claim\n"
+"  --status FILE     rewrite FILE every second and on SIGUSR1 (atomically)\n"
+"  --reclaim SECONDS free a claimed slot whose owner's heartbeat stood\n"
+"                    still this long, 1-86400 (3)\n"
+"  --budget FRAMES   frames taken from one slot per round, so a busy slot\n"
+"                    cannot starve the others, 1-65536 (64)\n"
+"  -v                log more (slot state changes, peers)\n"
+"  -h                this help\n"
+"\n"
+"Forwarding: a unicast frame goes to the running slot whose MAC is its\n"
+"destination; broadcast and multicast go to every other running slot.\n"
+"Dropped and counted: a frame whose source MAC is not its slot's MAC\n"
+"(spoofed), unicast to a MAC no slot has (unknown), to the sender itself\n"
+"(hairpin), too long for the destination (too_big), a full destination\n"
+"ring (full), and frames lost when a corrupt ring is reset (corrupt).\n"
+"A slot whose ring or control words are corrupt is logged and reset;\n"
+"the other slots carry on.\n"
+"\n"
+"Status file, one record per line:\n"
+"  pid PID\n"
+"  uptime SECONDS\n"
+"  slot R.S state reset|init|ready|run mac MAC|- peer ID|- in_frames N\n"
+"       in_bytes N out_frames N out_bytes N drops N resets N reclaims N\n"
+"       (R: the -p index from 0; S: the slot; in = from the slot's\n"
+"       endpoint, out = to it)\n"
+"  drop REASON N      for each reason above\n"
+"  total in_frames N in_bytes N out_frames N out_bytes N drops N\n"
+"\n"
+"Signals: SIGUSR1 logs the counters and rewrites the status file;\n"
+"SIGTERM and SIGINT stop the bridge (exit 0).  The slots stay as they\n"
+"are, so endpoints keep queueing until the bridge is back.\n"
+"Logs \"bridge ready: ...\" on stderr once serving.  Exit status: 0 on a\n"
+"signal, 1 on bad usage or when a region cannot be served.\n";
+
+enum {
+	OPT_SLOTS = 256, OPT_MTU, OPT_RING, OPT_OFFSET, OPT_FORCE,
+	OPT_STATUS, OPT_RECLAIM, OPT_BUDGET
+};
+
+static const struct option long_opts[] = {
+	{ "slots", required_argument, NULL, OPT_SLOTS },
+	{ "mtu", required_argument, NULL, OPT_MTU },
+	{ "ring", required_argument, NULL, OPT_RING },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "force-format", no_argument, NULL, OPT_FORCE },
+	{ "status", required_argument, NULL, OPT_STATUS },
+	{ "reclaim", required_argument, NULL, OPT_RECLAIM },
+	{ "budget", required_argument, NULL, OPT_BUDGET },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static uint64_t
+num(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+	const char *why;
+	uint64_t v;
+
+	if (parse_u64(s, min, max, &v, &why) == -1)
+		fatal("%s %s: %s; give %llu to %llu", opt, s, why,
+		    (unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
+static void
+add_socket(struct bridge_opts *o, const char *path)
+{
+	unsigned int i;
+
+	if (*path == '\0')
+		fatal("-p needs a socket path");
+	if (o->nsock == BRIDGE_REGIONS_MAX)
+		fatal("more than %d -p sockets; run another mqbridge",
+		    BRIDGE_REGIONS_MAX);
+	for (i = 0; i < o->nsock; i++)
+		if (strcmp(o->sock[i], path) == 0)
+			fatal("-p %s given twice; give each server once",
+			    path);
+	o->sock[o->nsock++] = path;
+}
+
+static void
+opt_value(struct bridge_opts *o, int ch, const char *arg)
+{
+	const char *why;
+	uint64_t v;
+
+	switch (ch) {
+	case 'n':
+		o->nvec = (unsigned int)num("-n", arg, 1, RING_VECTORS_MAX);
+		break;
+	case OPT_SLOTS:
+		o->params.slot_count = (uint32_t)num("--slots", arg, 1,
+		    RING_SLOTS_MAX);
+		break;
+	case OPT_MTU:
+		o->params.mtu = (uint32_t)num("--mtu", arg, RING_MTU_MIN,
+		    RING_MTU_MAX);
+		break;
+	case OPT_RING:
+		v = num("--ring", arg, RING_SIZE_MIN, RING_SIZE_MAX);
+		if (!is_pow2(v))
+			fatal("--ring %s: not a power of two; give e.g. 256",
+			    arg);
+		o->params.tx_size = o->params.rx_size = (uint32_t)v;
+		break;
+	case OPT_OFFSET:
+		if (parse_size(arg, PARSE_BARE_BYTES, &o->offset, &why) == -1)
+			fatal("--offset %s: %s; give bytes, e.g. 1M", arg, why);
+		if (o->offset % RING_PAGE != 0)
+			fatal("--offset %s: not a multiple of 4096", arg);
+		break;
+	case OPT_STATUS:
+		if (*arg == '\0')
+			fatal("--status needs a file name");
+		o->status = arg;
+		break;
+	case OPT_RECLAIM:
+		o->reclaim_s = (unsigned int)num("--reclaim", arg, 1, 86400);
+		break;
+	case OPT_BUDGET:
+		o->budget = (unsigned int)num("--budget", arg, 1, 65536);
+		break;
+	}
+}
+
+static void
+parse_opts(struct bridge_opts *o, int argc, char **argv)
+{
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->nvec = 1;
+	ring_params_default(&o->params);
+	o->params.slot_count = 4;
+	o->reclaim_s = 3;
+	o->budget = 64;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":hvp:n:", long_opts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'v':
+			o->verbosity++;
+			break;
+		case 'p':
+			add_socket(o, optarg);
+			break;
+		case OPT_FORCE:
+			o->force_format = 1;
+			break;
+		case ':':
+			fatal("%s needs a value; see mqbridge -h",
+			    argv[optind - 1]);
+		case '?':
+			if (optopt != 0)
+				fatal("unknown option -%c; see mqbridge -h",
+				    optopt);
+			fatal("unknown option %s; see mqbridge -h",
+			    argv[optind - 1]);
+		default:
+			opt_value(o, ch, optarg);
+		}
+	}
+	if (optind < argc)
+		fatal("unexpected argument %s; see mqbridge -h", argv[optind]);
+	if (o->nsock == 0)
+		fatal("no server socket; give -p SOCKET");
+}
+
+/* Signals arrive through a signalfd in the loop's epoll set. */
+static int
+signals_fd(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask: %s", strerror(errno));
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		fatal("signalfd: %s", strerror(errno));
+	return fd;
+}
+
+/* Two -p paths to one server would serve every slot twice. */
+static int
+same_region(const struct bridge *b, unsigned int i)
+{
+	struct stat a, c;
+	unsigned int j;
+
+	if (fstat(b->reg[i].peer.region_fd, &a) == -1)
+		return 0;
+	for (j = 0; j < i; j++)
+		if (fstat(b->reg[j].peer.region_fd, &c) == 0 &&
+		    a.st_dev == c.st_dev && a.st_ino == c.st_ino) {
+			log_err("%s and %s hand out the same region; give it "
+			    "once", b->reg[j].path, b->reg[i].path);
+			return 1;
+		}
+	return 0;
+}
+
+static int
+open_all(struct bridge *b)
+{
+	unsigned int i, s, n = 0;
+	struct region *r;
+
+	for (i = 0; i < b->opt.nsock; i++) {
+		b->nreg = i + 1;
+		if (region_open(b, i, b->opt.sock[i]) == -1 ||
+		    same_region(b, i))
+			return -1;
+	}
+	for (i = 0; i < b->nreg; i++)
+		n += b->reg[i].area.geom.p.slot_count;
+	if ((b->ports = calloc(n, sizeof(*b->ports))) == NULL) {
+		log_err("out of memory for %u slots", n);
+		return -1;
+	}
+	for (i = 0; i < b->nreg; i++) {
+		r = &b->reg[i];
+		for (s = 0; s < r->area.geom.p.slot_count; s++) {
+			r->ports[s].index = b->nports;
+			b->ports[b->nports++] = &r->ports[s];
+		}
+	}
+	return switch_init(b);
+}
+
+static void
+close_all(struct bridge *b)
+{
+	unsigned int i;
+
+	switch_free(b);
+	free(b->ports);
+	b->ports = NULL;
+	for (i = 0; i < b->nreg; i++)
+		region_close(&b->reg[i]);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct bridge b;
+	int rc = 1, sigfd;
+
+	log_init("mqbridge", 0, 0);
+	parse_opts(&b.opt, argc, argv);
+	log_init("mqbridge", b.opt.verbosity, 0);
+	sigfd = signals_fd();
+	b.stats.start_ms = bridge_now_ms();
+	if (open_all(&b) == 0) {
+		log_info("bridge ready: %u region%s, %u slots, budget %u, "
+		    "reclaim after %u s", b.nreg, b.nreg == 1 ? "" : "s",
+		    b.nports, b.opt.budget, b.opt.reclaim_s);
+		rc = bridge_run(&b, sigfd);
+		stats_write(&b);
+	}
+	close_all(&b);
+	close(sigfd);
+	return rc;
+}
