@@ -1,0 +1,109 @@
+/*
+ * ring_scribble.c - play a hostile or broken endpoint: map a region file
+ * and write garbage into the control words of one slot, so the bridge's
+ * tests can check that it survives, resets that slot and carries on.
+ *
+ *   ring_scribble FILE OFFSET SLOT WHAT
+ *
+ *   index   the TX produced index jumps 4000 past the bridge's consumer
+ *   desc    the next TX descriptor is garbage (length 0xdead, flags set)
+ *           and the produced index moves one past the consumer
+ *   state   the NIC state word becomes 77
+ *   rxcons  the RX consumed index jumps 1000 ahead of the bridge
+ *
+ * Indices are found through the ring API (ring_open as the NIC), so the
+ * garbage is relative to what the slot holds now.  Exit 0, or 1 with a
+ * one-line reason.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqbridge/ring.h"
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "ring_scribble: %s\n", what);
+	exit(1);
+}
+
+static void
+scribble(struct ring_area *a, uint32_t slot, const char *what)
+{
+	struct ring_slot *s = ring_slot_at(a, slot);
+	struct ring r;
+
+	if (s == NULL)
+		die("no such slot");
+	if (strcmp(what, "state") == 0) {
+		atomic_store(&s->side[RING_NIC].state, 77);
+		printf("slot %" PRIu32 ": nic state 77\n", slot);
+		return;
+	}
+	if (strcmp(what, "rxcons") == 0) {
+		ring_open(&r, a, slot, RING_RX, RING_NIC);
+		atomic_store(r.own, r.seen + 1000);
+		printf("slot %" PRIu32 ": rx consumed index %" PRIu32 "\n",
+		    slot, r.seen + 1000);
+		return;
+	}
+	ring_open(&r, a, slot, RING_TX, RING_NIC);
+	if (strcmp(what, "index") == 0) {
+		atomic_store(r.own, r.seen + 4000);
+		printf("slot %" PRIu32 ": tx produced index %" PRIu32 "\n",
+		    slot, r.seen + 4000);
+		return;
+	}
+	if (strcmp(what, "desc") == 0) {
+		atomic_store(&r.desc[r.seen & r.mask],
+		    0x00ff00000000deadULL);
+		atomic_store(r.own, r.seen + 1);
+		printf("slot %" PRIu32 ": tx descriptor %" PRIu32 " garbage\n",
+		    slot, r.seen);
+		return;
+	}
+	die("WHAT is index, desc, state or rxcons");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ring_area a;
+	struct stat st;
+	unsigned char *map;
+	uint64_t offset;
+	uint32_t slot;
+	int fd, err;
+
+	if (argc != 5)
+		die("usage: ring_scribble FILE OFFSET SLOT WHAT");
+	offset = strtoull(argv[2], NULL, 0);
+	slot = (uint32_t)strtoul(argv[3], NULL, 0);
+	if ((fd = open(argv[1], O_RDWR)) == -1 || fstat(fd, &st) == -1)
+		die(strerror(errno));
+	if ((uint64_t)st.st_size <= offset)
+		die("file smaller than OFFSET");
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		die(strerror(errno));
+	err = ring_attach(&a, map + offset, (uint64_t)st.st_size - offset,
+	    offset, NULL);
+	if (err != RING_OK)
+		die(ring_strerror(err));
+	scribble(&a, slot, argv[4]);
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return 0;
+}
