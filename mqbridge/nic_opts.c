@@ -1,0 +1,282 @@
+/*
+ * nic_opts.c - parse and check mqnic's command line.
+ *
+ * Every bad value is refused here, before anything is opened or created,
+ * with one line naming the option, the problem and the fix.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <net/if.h>
+
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "parse.h"
+#include "mqbridge/ivpeer.h"
+#include "mqbridge/nic_opts.h"
+#include "mqbridge/ring.h"
+
+enum {
+	OPT_MAC = 256,
+	OPT_TAP,
+	OPT_PCI,
+	OPT_OFFSET
+};
+
+static const struct option long_opts[] = {
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "socket",	required_argument,	NULL, 'p' },
+	{ "vectors",	required_argument,	NULL, 'n' },
+	{ "wait",	required_argument,	NULL, 'w' },
+	{ "mac",	required_argument,	NULL, OPT_MAC },
+	{ "tap",	required_argument,	NULL, OPT_TAP },
+	{ "pci",	required_argument,	NULL, OPT_PCI },
+	{ "offset",	required_argument,	NULL, OPT_OFFSET },
+	{ NULL,		0,			NULL, 0 }
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: mqnic [-hv] (-p SOCKET | --pci DIR) --mac MAC [--tap NAME]\n"
+"             [-n VECTORS] [--offset BYTES] [-w SECONDS]\n"
+"\n"
+"Be one NIC on the shared-memory Ethernet of mqbridge: claim a slot of the\n"
+"NIC area for MAC, create a TAP device and move its frames to and from the\n"
+"slot's rings.\n"
+"\n"
+"Attachment (exactly one):\n"
+"  -p SOCKET     join the tm_ivshmem_server at SOCKET as a peer (hosts,\n"
+"                containers); doorbells through the server's eventfds\n"
+"  --pci DIR     use the ivshmem PCI device at DIR inside a guest, e.g.\n"
+"                /sys/bus/pci/devices/0000:00:03.0: writes 1 to DIR/enable,\n"
+"                maps DIR/resource2 (the region) and DIR/resource0 (the\n"
+"                registers: our ID is IVPosition, doorbells are written\n"
+"                there); needs root; frames are found by polling\n"
+"NIC:\n"
+"  --mac MAC     this NIC's unicast address, aa:bb:cc:dd:ee:ff (required);\n"
+"                refused if another live slot has it\n"
+"  --tap NAME    TAP interface name; %%d picks a free number (default %s)\n"
+"                Its MTU is the NIC area's; the link is up, and has carrier\n"
+"                while the bridge serves the slot\n"
+"Region:\n"
+"  -n VECTORS    vectors per peer of the server, 1 to 64: must equal its -n\n"
+"                (default 1; -p only)\n"
+"  --offset BYTES  where the NIC area starts in the region, a multiple of\n"
+"                4096 (K, M, G suffixes; default 0): mqbridge's --offset\n"
+"  -w SECONDS    wait this long for mqbridge to format the area, or for a\n"
+"                crashed owner's slot of MAC to be reclaimed (0 to 86400,\n"
+"                default %d)\n"
+"Other:\n"
+"  -v            log more (each frame-path event)\n"
+"  -h            show this help\n"
+"\n"
+"Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up.\n"
+"Signals: TERM, INT or HUP release the slot and exit 0; USR1 logs the\n"
+"counters (frames, bytes, drops by reason).\n", NIC_TAP_DEFAULT,
+	    NIC_WAIT_DEFAULT);
+}
+
+static void
+bad_value(const char *opt, const char *arg, const char *why, const char *fix)
+{
+	fatal("%s %s: %s; %s", opt, arg, why, fix);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int
+nic_mac_parse(const char *s, uint8_t mac[6], const char **why)
+{
+	int i, hi, lo;
+
+	*why = "not a MAC address";
+	if (strlen(s) != 17)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		hi = hexval((unsigned char)s[3 * i]);
+		lo = hexval((unsigned char)s[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -1;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (mac[0] & 1) {
+		*why = "a multicast address (lowest bit of the first octet "
+		    "set)";
+		return -1;
+	}
+	for (i = 0; i < 6 && mac[i] == 0; i++)
+		;
+	if (i == 6) {
+		*why = "the all-zero address";
+		return -1;
+	}
+	return 0;
+}
+
+void
+nic_mac_format(const uint8_t m[6], char buf[NIC_MACSTR])
+{
+	snprintf(buf, NIC_MACSTR, "%02x:%02x:%02x:%02x:%02x:%02x",
+	    m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static void
+parse_mac_opt(const char *arg, struct nic_opts *o)
+{
+	const char *why;
+
+	if (nic_mac_parse(arg, o->mac, &why) == -1)
+		bad_value("--mac", arg, why, "give a unicast address such as "
+		    "02:00:00:00:00:01");
+	nic_mac_format(o->mac, o->macstr);
+}
+
+static void
+check_tap(const char *arg)
+{
+	const char *p;
+
+	if (*arg == '\0' || strlen(arg) >= IFNAMSIZ)
+		bad_value("--tap", arg, "not 1 to 15 characters",
+		    "give a shorter interface name");
+	for (p = arg; *p != '\0'; p++)
+		if (*p == '/' || *p == ':' || isspace((unsigned char)*p) ||
+		    !isprint((unsigned char)*p))
+			bad_value("--tap", arg, "has '/', ':', a space or a "
+			    "control character", "give a plain name such as "
+			    "mq0");
+	if (strcmp(arg, ".") == 0 || strcmp(arg, "..") == 0)
+		bad_value("--tap", arg, "not an interface name",
+		    "give a plain name such as mq0");
+}
+
+static uint64_t
+parse_num(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	const char *why;
+	char fix[64];
+	uint64_t v;
+
+	if (parse_u64(arg, min, max, &v, &why) == -1) {
+		snprintf(fix, sizeof(fix), "give a number from %" PRIu64
+		    " to %" PRIu64, min, max);
+		bad_value(opt, arg, why, fix);
+	}
+	return v;
+}
+
+static void
+parse_offset(const char *arg, struct nic_opts *o)
+{
+	const char *why;
+
+	if (parse_size(arg, PARSE_BARE_BYTES, &o->offset, &why) == -1)
+		bad_value("--offset", arg, why, "give a byte offset such as 0, "
+		    "1M or 4096");
+	if (o->offset % RING_PAGE != 0)
+		bad_value("--offset", arg, "not a multiple of 4096",
+		    "give mqbridge's --offset, which is page-aligned");
+}
+
+/* The combination: one attachment, a MAC, -n only where it means something. */
+static void
+check_combination(const struct nic_opts *o, int nvec_given)
+{
+	if (o->sock != NULL && o->pci != NULL)
+		fatal("-p and --pci both given; use -p on a host, --pci in a "
+		    "guest");
+	if (o->sock == NULL && o->pci == NULL)
+		fatal("no attachment; give -p SOCKET (a tm_ivshmem_server) or "
+		    "--pci DIR (the ivshmem device in a guest)");
+	if (o->macstr[0] == '\0')
+		fatal("no --mac; give this NIC's address, e.g. --mac "
+		    "02:00:00:00:00:01");
+	if (o->pci != NULL && nvec_given)
+		fatal("-n applies to -p only; drop it (with --pci the "
+		    "device's vectors are not used)");
+}
+
+void
+nic_opts_parse(int argc, char **argv, struct nic_opts *o)
+{
+	int c, nvec_given = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->tap = NIC_TAP_DEFAULT;
+	o->nvec = 1;
+	o->wait_s = NIC_WAIT_DEFAULT;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hvp:n:w:", long_opts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'v':
+			o->verbosity++;
+			break;
+		case 'p':
+			if (*optarg == '\0')
+				fatal("-p: empty socket path; give the "
+				    "server's -p, e.g. -p /tmp/ivshmem_socket");
+			o->sock = optarg;
+			break;
+		case 'n':
+			o->nvec = (unsigned int)parse_num("-n", optarg, 1,
+			    IVPEER_VECTORS_MAX);
+			nvec_given = 1;
+			break;
+		case 'w':
+			o->wait_s = (unsigned int)parse_num("-w", optarg, 0,
+			    86400);
+			break;
+		case OPT_MAC:
+			parse_mac_opt(optarg, o);
+			break;
+		case OPT_TAP:
+			check_tap(optarg);
+			o->tap = optarg;
+			break;
+		case OPT_PCI:
+			if (*optarg == '\0')
+				fatal("--pci: empty directory; give the "
+				    "device's sysfs directory, e.g. "
+				    "/sys/bus/pci/devices/0000:00:03.0");
+			o->pci = optarg;
+			break;
+		case OPT_OFFSET:
+			parse_offset(optarg, o);
+			break;
+		case ':':
+			fatal("%s needs a value; see mqnic -h",
+			    argv[optind - 1]);
+		default:
+			if (optopt != 0)
+				fatal("unknown option -%c; see mqnic -h",
+				    optopt);
+			fatal("unknown option %s; see mqnic -h",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		fatal("unexpected argument %s; every value belongs to an "
+		    "option, see mqnic -h", argv[optind]);
+	check_combination(o, nvec_given);
+}
