@@ -1,0 +1,105 @@
+/*
+ * nic_port.c - the two ways mqnic attaches: a peer of a server through
+ * ivpeer, or the ivshmem PCI device through nic_pci.
+ *
+ * A server that goes away does not stop the NIC: the region stays
+ * mapped and the doorbell eventfds we hold still work, so frames keep
+ * moving; we only stop hearing of peers that join later.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "mqbridge/nic_port.h"
+
+int
+nic_port_open(struct nic_port *p, const struct nic_opts *o, int timeout_ms,
+    char *err, size_t len)
+{
+	memset(p, 0, sizeof(*p));
+	p->iv.sock = p->iv.region_fd = -1;
+	p->dev.reg_fd = p->dev.mem_fd = -1;
+	p->region_fd = -1;
+	if (o->pci != NULL) {
+		p->is_pci = 1;
+		if (nic_pci_open(&p->dev, o->pci, err, len) == -1)
+			return -1;
+		p->id = nic_pci_position(&p->dev);
+		if (p->id > 0xffff) {
+			snprintf(err, len, "%s/resource0: IVPosition is %d, "
+			    "not a peer ID; is the device an "
+			    "ivshmem-doorbell connected to a server?", o->pci,
+			    (int)p->id);
+			return -1;
+		}
+		p->region_fd = p->dev.mem_fd;
+		p->region_size = p->dev.mem_size;
+		return 0;
+	}
+	if (ivpeer_connect(&p->iv, o->sock, SCM_PROTO_V0, o->nvec,
+	    timeout_ms, err, len) == -1)
+		return -1;
+	p->server_up = 1;
+	p->id = (uint32_t)p->iv.id;
+	p->region_fd = p->iv.region_fd;
+	p->region_size = p->iv.size;
+	return 0;
+}
+
+int
+nic_port_ring(struct nic_port *p, uint32_t id, uint32_t vec)
+{
+	if (p->is_pci) {
+		if (id > 0xffff || vec > 0xffff)
+			return -1;
+		nic_pci_ring(&p->dev, id, vec);
+		return 0;
+	}
+	if (id >= IVPEER_IDS)
+		return -1;
+	return ivpeer_ring(&p->iv, (int)id, vec);
+}
+
+int
+nic_port_bell_fd(const struct nic_port *p)
+{
+	return p->is_pci ? -1 : p->iv.own[0];
+}
+
+uint64_t
+nic_port_take(const struct nic_port *p)
+{
+	return p->is_pci ? 0 : ivpeer_take(&p->iv, 0);
+}
+
+int
+nic_port_server_fd(const struct nic_port *p)
+{
+	return p->server_up ? p->iv.sock : -1;
+}
+
+void
+nic_port_pump(struct nic_port *p)
+{
+	char err[256];
+
+	if (!p->server_up)
+		return;
+	if (ivpeer_pump(&p->iv, NULL, NULL, err, sizeof(err)) == -1) {
+		log_warn("%s; frames keep moving, but peers that join from "
+		    "now on cannot be rung", err);
+		p->server_up = 0;
+	}
+}
+
+void
+nic_port_close(struct nic_port *p)
+{
+	if (p->is_pci)
+		nic_pci_close(&p->dev);
+	else
+		ivpeer_close(&p->iv);
+	p->region_fd = -1;
+}
