@@ -1,0 +1,317 @@
+/*
+ * nic_attach.c - map the NIC area, claim and keep one slot, let it go.
+ *
+ * Only the area is mapped, never the whole region: the header page first
+ * to learn the area's size (ring_probe), then the area itself.  mqnic
+ * never formats; it waits for the bridge to do so.
+ *
+ * A MAC must be live in one slot only.  We look before claiming, and
+ * again after publishing our MAC (with a full fence in between), so that
+ * of two NICs racing for one MAC at least one sees the other and backs
+ * off.  A slot of our MAC whose owner's heartbeat stands still belongs to
+ * a crashed NIC: the bridge reclaims it, and we wait for that.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mqbridge/nic_attach.h"
+#include "mqbridge/nic_opts.h"
+
+#define NAP_NS		100000000LL	/* between looks at the area */
+#define STALE_NS	350000000LL	/* > 3 heartbeats of 100 ms */
+
+static int
+say(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int64_t
+nic_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+nap(int64_t ns)
+{
+	struct timespec ts = { ns / 1000000000LL, ns % 1000000000LL };
+
+	nanosleep(&ts, NULL);
+}
+
+static int
+wait_s(int64_t deadline_ns)
+{
+	int64_t left = deadline_ns - nic_now_ns();
+
+	return left <= 0 ? 0 : (int)((left + 999999999LL) / 1000000000LL);
+}
+
+/* ---- The area -------------------------------------------------------- */
+
+/* The header's geometry, or a ring error; -100 if mmap failed. */
+static int
+probe(int fd, uint64_t offset, struct ring_geom *g)
+{
+	void *h;
+	int err;
+
+	h = mmap(NULL, RING_HDR_SIZE, PROT_READ, MAP_SHARED, fd,
+	    (off_t)offset);
+	if (h == MAP_FAILED)
+		return -100;
+	err = ring_probe(h, offset, g);
+	munmap(h, RING_HDR_SIZE);
+	return err;
+}
+
+/* 1 attached, 0 to try again (formatted under us), -1 error. */
+static int
+map_area(struct nic_slot *s, int fd, uint64_t region_size, uint64_t offset,
+    const struct ring_geom *g, char *err, size_t len)
+{
+	void *m;
+
+	if (g->area_size > region_size - offset)
+		return say(err, len, "the NIC area (%llu bytes at offset %llu) "
+		    "does not fit the %llu-byte region; was it formatted for "
+		    "another region?", (unsigned long long)g->area_size,
+		    (unsigned long long)offset,
+		    (unsigned long long)region_size);
+	m = mmap(NULL, g->area_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    (off_t)offset);
+	if (m == MAP_FAILED)
+		return say(err, len, "cannot map the NIC area (%llu bytes): "
+		    "%s", (unsigned long long)g->area_size, strerror(errno));
+	if (ring_attach(&s->a, m, g->area_size, offset, NULL) != RING_OK) {
+		munmap(m, g->area_size);
+		return 0;
+	}
+	s->map = m;
+	s->maplen = g->area_size;
+	return 1;
+}
+
+int
+nic_attach(struct nic_slot *s, int fd, uint64_t region_size, uint64_t offset,
+    int64_t deadline_ns, nic_stop_fn *stop, char *err, size_t len)
+{
+	struct ring_geom g;
+	int rc, logged = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (offset > region_size || region_size - offset < RING_HDR_SIZE)
+		return say(err, len, "--offset %llu is past the end of the "
+		    "%llu-byte region; give mqbridge's --offset",
+		    (unsigned long long)offset,
+		    (unsigned long long)region_size);
+	for (;;) {
+		rc = probe(fd, offset, &g);
+		if (rc == -100)
+			return say(err, len, "cannot map the region's page at "
+			    "%llu: %s", (unsigned long long)offset,
+			    strerror(errno));
+		if (rc == RING_OK &&
+		    (rc = map_area(s, fd, region_size, offset, &g, err,
+		    len)) != 0)
+			return rc == 1 ? 0 : -1;
+		if (rc != RING_OK && rc != RING_ENOAREA)
+			return say(err, len, "NIC area at offset %llu: %s",
+			    (unsigned long long)offset, ring_strerror(rc));
+		if (stop())
+			return -2;
+		if (nic_now_ns() >= deadline_ns)
+			return say(err, len, "no NIC area at offset %llu of "
+			    "the region; start mqbridge on this server with "
+			    "the same --offset, or wait longer with -w",
+			    (unsigned long long)offset);
+		if (!logged++)
+			log_info("waiting up to %d s for mqbridge to format "
+			    "the NIC area at offset %llu",
+			    wait_s(deadline_ns), (unsigned long long)offset);
+		nap(NAP_NS);
+	}
+}
+
+void
+nic_detach(struct nic_slot *s)
+{
+	if (s->map != NULL)
+		munmap(s->map, s->maplen);
+	s->map = NULL;
+	s->maplen = 0;
+}
+
+/* ---- The slot -------------------------------------------------------- */
+
+struct holder {				/* another slot with our MAC */
+	uint32_t	slot;
+	uint64_t	claim;
+	uint64_t	beat;
+	uint32_t	peer;
+};
+
+/* The first slot but skip that someone has claimed for mac. */
+static int
+find_mac(const struct ring_area *a, const uint8_t mac[6], uint32_t skip,
+    struct holder *h)
+{
+	struct ring_slot_view v;
+	uint32_t i;
+
+	for (i = 0; i < a->geom.p.slot_count; i++) {
+		if (i == skip)
+			continue;
+		/* A bad side still yields its words; we only compare. */
+		(void)ring_slot_view(a, i, &v);
+		if (v.claim == RING_CLAIM_FREE || v.claim == RING_CLAIM_BUSY ||
+		    memcmp(v.side[RING_NIC].mac, mac, 6) != 0)
+			continue;
+		h->slot = i;
+		h->claim = v.claim;
+		h->beat = v.side[RING_NIC].heartbeat;
+		h->peer = v.side[RING_NIC].peer_id;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * 0 once no other slot holds mac; -1 if a live one does, or a dead one
+ * was not reclaimed in time; -2 when told to stop.
+ */
+static int
+wait_mac_free(const struct ring_area *a, const uint8_t mac[6],
+    int64_t deadline_ns, nic_stop_fn *stop, char *err, size_t len)
+{
+	struct holder h, again;
+	char ms[NIC_MACSTR];
+	int logged = 0;
+
+	nic_mac_format(mac, ms);
+	while (find_mac(a, mac, UINT32_MAX, &h)) {
+		nap(STALE_NS);
+		if (!find_mac(a, mac, UINT32_MAX, &again) ||
+		    again.slot != h.slot || again.claim != h.claim)
+			continue;
+		if (again.beat != h.beat)
+			return say(err, len, "MAC %s is live in slot %u (peer "
+			    "%u); give another --mac, or stop the NIC that "
+			    "has it", ms, h.slot, h.peer);
+		if (stop())
+			return -2;
+		if (nic_now_ns() >= deadline_ns)
+			return say(err, len, "MAC %s is held by slot %u, whose "
+			    "owner stopped beating; mqbridge reclaims such "
+			    "a slot after its --reclaim time: is it running? "
+			    "(or wait longer with -w)", ms, h.slot);
+		if (!logged++)
+			log_info("slot %u holds MAC %s but its owner's "
+			    "heartbeat stopped; waiting up to %d s for "
+			    "mqbridge to reclaim it", h.slot, ms,
+			    wait_s(deadline_ns));
+	}
+	return 0;
+}
+
+static uint64_t
+new_token(void)
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = 0;
+	r ^= (uint64_t)getpid() << 32 ^ (uint64_t)nic_now_ns();
+	return r == RING_CLAIM_FREE || r == RING_CLAIM_BUSY ? 1 : r;
+}
+
+int
+nic_claim(struct nic_slot *s, const uint8_t mac[6], uint32_t peer_id,
+    int64_t deadline_ns, nic_stop_fn *stop, char *err, size_t len)
+{
+	const struct ring_area *a = &s->a;
+	uint64_t token = new_token();
+	struct holder h;
+	char ms[NIC_MACSTR];
+	uint32_t i;
+	int rc;
+
+	if ((rc = wait_mac_free(a, mac, deadline_ns, stop, err, len)) != 0)
+		return rc;
+	for (i = 0; i < a->geom.p.slot_count; i++)
+		if (ring_slot_claim(a, i, token) == 1)
+			break;
+	if (i == a->geom.p.slot_count)
+		return say(err, len, "no free slot in the NIC area: all %u are "
+		    "claimed; stop another NIC, or have mqbridge format the "
+		    "area with more --slots", a->geom.p.slot_count);
+	s->slot = i;
+	s->token = token;
+	ring_side_state(a, i, RING_NIC, RING_RESET);
+	ring_side_ident(a, i, RING_NIC, peer_id, 0, mac);
+	ring_side_beat(a, i, RING_NIC);
+	/* Our MAC is out before we look: see the header comment. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (find_mac(a, mac, i, &h)) {
+		nic_release(s);
+		nic_mac_format(mac, ms);
+		return say(err, len, "MAC %s was claimed in slot %u at the "
+		    "same time; give another --mac, or stop the NIC that "
+		    "has it", ms, h.slot);
+	}
+	return 0;
+}
+
+enum nic_hold
+nic_slot_check(const struct nic_slot *s)
+{
+	struct ring_slot_view v;
+
+	if (ring_area_live(&s->a) != RING_OK)
+		return NIC_GONE;
+	(void)ring_slot_view(&s->a, s->slot, &v);
+	return v.claim == s->token ? NIC_HELD : NIC_LOST;
+}
+
+void
+nic_beat(const struct nic_slot *s)
+{
+	if (s->token != 0)
+		ring_side_beat(&s->a, s->slot, RING_NIC);
+}
+
+void
+nic_release(struct nic_slot *s)
+{
+	if (s->token == 0)
+		return;
+	ring_side_state(&s->a, s->slot, RING_NIC, RING_RESET);
+	(void)ring_slot_release(&s->a, s->slot, s->token);
+	s->token = 0;
+}
+
+void
+nic_forget(struct nic_slot *s)
+{
+	s->token = 0;
+}

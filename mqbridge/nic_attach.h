@@ -1,0 +1,60 @@
+/*
+ * nic_attach.h - mqnic's hold on the NIC area and on its one slot:
+ * mapping the area once the bridge has formatted it, claiming a slot for
+ * our MAC, the heartbeat, and letting go.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#ifndef TM_NIC_ATTACH_H
+#define TM_NIC_ATTACH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqbridge/ring.h"
+
+struct nic_slot {
+	unsigned char	*map;		/* the area alone */
+	size_t		 maplen;
+	struct ring_area a;
+	uint32_t	 slot;
+	uint64_t	 token;		/* our claim; 0 when none */
+};
+
+/* Results of nic_slot_check(). */
+enum nic_hold {
+	NIC_HELD = 0,
+	NIC_LOST = 1,		/* the bridge reclaimed our slot */
+	NIC_GONE = 2		/* the area was reformatted or damaged */
+};
+
+/* A callback that says whether to give up waiting (a stop signal). */
+typedef int nic_stop_fn(void);
+
+/*
+ * Map the area at offset of the region behind fd, waiting until
+ * deadline_ns (CLOCK_MONOTONIC) for it to be formatted.  0, or -1 with a
+ * one-line reason in err.
+ */
+int	nic_attach(struct nic_slot *, int fd, uint64_t region_size,
+	    uint64_t offset, int64_t deadline_ns, nic_stop_fn *, char *err,
+	    size_t len);
+/*
+ * Claim a free slot for mac and publish our identity (state reset).
+ * Refused when mac is live in another slot or no slot is free; a slot of
+ * mac whose owner stopped beating is waited for until deadline_ns, as the
+ * bridge reclaims it.
+ */
+int	nic_claim(struct nic_slot *, const uint8_t mac[6], uint32_t peer_id,
+	    int64_t deadline_ns, nic_stop_fn *, char *err, size_t len);
+/* Is the slot still ours, in the area we attached to? */
+enum nic_hold nic_slot_check(const struct nic_slot *);
+void	nic_beat(const struct nic_slot *);
+/* Our side to reset, then the claim back to free. */
+void	nic_release(struct nic_slot *);
+/* Forget a claim that is no longer ours, without touching the slot. */
+void	nic_forget(struct nic_slot *);
+void	nic_detach(struct nic_slot *);
+int64_t	nic_now_ns(void);
+
+#endif /* TM_NIC_ATTACH_H */
