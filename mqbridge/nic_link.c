@@ -1,0 +1,360 @@
+/*
+ * nic_link.c - the NIC side of a slot: its state (reset, init, ready,
+ * run, as the bridge's) and the frames between the TAP and the rings.
+ *
+ * Frames move only in run.  The rings are opened on the way from init to
+ * ready, resuming from the stored indices; a corrupt RX ring is ours to
+ * repair (we consume it), a corrupt TX ring the bridge's, so we wait in
+ * init for it.  Any slot error on the way takes us back to reset, which
+ * the bridge follows.
+ *
+ * A frame from the TAP is read straight into its TX buffer; the rest of
+ * an oversized frame spills into a scratch buffer, so it is seen whole,
+ * counted and dropped, never truncated.  RX frames go from their buffer
+ * to the TAP as they are: the kernel copies them, and we decide nothing
+ * on their contents.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mqbridge/nic_link.h"
+
+#define SPILL	65536		/* past any frame a TAP holds */
+
+#define WARN_BELL	1
+#define WARN_TXWAIT	2
+#define WARN_TAPW	4
+
+static unsigned char spill[SPILL];
+
+static const char *state_name[] = { "reset", "init", "ready", "run" };
+
+void
+nic_link_init(struct nic_link *l, const struct ring_area *a, uint32_t slot,
+    struct nic_port *port, struct nic_tap *tap)
+{
+	memset(l, 0, sizeof(*l));
+	l->a = a;
+	l->slot = slot;
+	l->port = port;
+	l->tap = tap;
+	l->own = RING_RESET;
+}
+
+int
+nic_link_running(const struct nic_link *l)
+{
+	return l->own == RING_RUN;
+}
+
+/* ---- State ----------------------------------------------------------- */
+
+static void
+go(struct nic_link *l, enum ring_state next, uint32_t bridge)
+{
+	if (next == RING_RUN) {
+		nic_tap_carrier(l->tap, 1);
+		log_info("link up: slot %u served by bridge peer %u", l->slot,
+		    bridge);
+	} else if (l->own == RING_RUN) {
+		nic_tap_carrier(l->tap, 0);
+		log_info("link down: slot %u goes to %s", l->slot,
+		    state_name[next]);
+	}
+	if (next == RING_RESET) {
+		l->rings = 0;
+		nic_link_disarm(l);
+	}
+	log_debug("slot %u: %s -> %s", l->slot, state_name[l->own],
+	    state_name[next]);
+	l->own = next;
+	ring_side_state(l->a, l->slot, RING_NIC, next);
+}
+
+static void
+slot_error(struct nic_link *l, const struct ring *r)
+{
+	char why[160];
+
+	ring_describe(r, why, sizeof(why));
+	log_warn("%s; resetting the link", why);
+	l->st.resets++;
+	go(l, RING_RESET, 0);
+}
+
+/* Both rings, resumed from the stored indices: 1 once they are. */
+static int
+open_rings(struct nic_link *l)
+{
+	char why[160];
+
+	if (l->rings)
+		return 1;
+	if (ring_open(&l->rx, l->a, l->slot, RING_RX, RING_NIC) != RING_OK) {
+		ring_describe(&l->rx, why, sizeof(why));
+		log_warn("%s; dropping what it held", why);
+		l->st.resets++;
+		ring_repair(&l->rx);
+	}
+	if (ring_open(&l->tx, l->a, l->slot, RING_TX, RING_NIC) != RING_OK) {
+		if (!(l->warned & WARN_TXWAIT)) {
+			ring_describe(&l->tx, why, sizeof(why));
+			log_warn("%s; waiting for the bridge to repair it",
+			    why);
+		}
+		l->warned |= WARN_TXWAIT;
+		return 0;
+	}
+	l->warned &= ~WARN_TXWAIT;
+	l->rings = 1;
+	return 1;
+}
+
+/* One transition, if the bridge's state calls for it: 1 if we moved. */
+static int
+step_once(struct nic_link *l)
+{
+	struct ring_slot_view v;
+	enum ring_state next;
+
+	/* A bad bridge side reads as reset; that is all we need of it. */
+	(void)ring_slot_view(l->a, l->slot, &v);
+	next = ring_state_next(l->own, v.side[RING_BRIDGE].state);
+	if (next == l->own)
+		return 0;
+	if (l->own == RING_INIT && next == RING_READY && !open_rings(l))
+		return 0;
+	go(l, next, v.side[RING_BRIDGE].peer_id);
+	return 1;
+}
+
+void
+nic_link_step(struct nic_link *l)
+{
+	int i;
+
+	/* The bridge stands still meanwhile: at most reset..run. */
+	for (i = 0; i < 4 && step_once(l); i++)
+		;
+}
+
+void
+nic_link_down(struct nic_link *l, int slot_ours)
+{
+	nic_link_disarm(l);
+	if (l->own == RING_RUN)
+		nic_tap_carrier(l->tap, 0);
+	if (slot_ours && l->own != RING_RESET)
+		ring_side_state(l->a, l->slot, RING_NIC, RING_RESET);
+	l->own = RING_RESET;
+	l->rings = 0;
+}
+
+/* ---- Doorbells ------------------------------------------------------- */
+
+static void
+ring_bridge(struct nic_link *l)
+{
+	struct ring_slot_view v;
+	uint32_t id, vec;
+
+	(void)ring_slot_view(l->a, l->slot, &v);
+	id = v.side[RING_BRIDGE].peer_id;
+	vec = v.side[RING_BRIDGE].vector;
+	if (id <= RING_PEER_MAX && vec < RING_VECTORS_MAX &&
+	    nic_port_ring(l->port, id, vec) == 0) {
+		l->st.bells++;
+		l->warned &= ~WARN_BELL;
+		return;
+	}
+	l->st.bell_fail++;
+	if (!(l->warned & WARN_BELL))
+		log_warn("cannot ring the bridge (peer %u, vector %u): it is "
+		    "not on our server; it finds our frames only by polling",
+		    id, vec);
+	l->warned |= WARN_BELL;
+}
+
+int
+nic_link_arm(struct nic_link *l)
+{
+	uint32_t n;
+
+	if (l->own != RING_RUN)
+		return 0;
+	ring_wakeup_arm(&l->rx, 1);
+	l->armed = 1;
+	/* A frame pushed before the flag was seen: no doorbell for it. */
+	if (ring_avail(&l->rx, &n) != RING_OK || n > 0) {
+		nic_link_disarm(l);
+		return 1;
+	}
+	return 0;
+}
+
+void
+nic_link_disarm(struct nic_link *l)
+{
+	if (l->armed)
+		ring_wakeup_arm(&l->rx, 0);
+	l->armed = 0;
+}
+
+/* ---- Frames ---------------------------------------------------------- */
+
+static void
+tap_gone(struct nic_link *l, int e)
+{
+	if (e == EAGAIN || e == EINTR)
+		return;
+	/* A deleted device reads EBADFD; nothing will come back. */
+	log_err("TAP %s: %s", l->tap->name, strerror(e));
+	l->tap_dead = e;
+}
+
+/* A frame the ring can carry: Ethernet header to frame_max. */
+static int
+frame_ok(struct nic_link *l, ssize_t n)
+{
+	if ((size_t)n > l->tx.frame_max) {
+		l->st.oversize++;
+		log_debug("dropped a %zd-byte frame from %s: over the MTU "
+		    "(%u bytes with headers)", n, l->tap->name,
+		    l->tx.frame_max);
+		return 0;
+	}
+	if (n < RING_FRAME_MIN) {
+		l->st.runt++;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+tx_pump(struct nic_link *l)
+{
+	struct iovec iov[2];
+	unsigned char *buf;
+	ssize_t n;
+	int got = 0, moved = 0;
+
+	l->tx_full = 0;
+	while (moved < NIC_BUDGET) {
+		if ((got = ring_reserve(&l->tx, &buf)) != 1)
+			break;
+		iov[0].iov_base = buf;
+		iov[0].iov_len = l->tx.frame_max;
+		iov[1].iov_base = spill;
+		iov[1].iov_len = sizeof(spill);
+		if ((n = readv(l->tap->fd, iov, 2)) == -1) {
+			tap_gone(l, errno);
+			break;
+		}
+		if (!frame_ok(l, n))
+			continue;
+		ring_push(&l->tx, (uint32_t)n);
+		l->st.tx_frames++;
+		l->st.tx_bytes += (uint64_t)n;
+		moved++;
+	}
+	if (moved > 0) {
+		ring_commit(&l->tx);
+		if (ring_wakeup_needed(&l->tx) > 0)
+			ring_bridge(l);
+	}
+	if (got == 0)
+		l->tx_full = 1;
+	else if (got < 0)
+		slot_error(l, &l->tx);
+	return moved;
+}
+
+static void
+tap_write(struct nic_link *l, const struct ring_frame *f)
+{
+	ssize_t n = write(l->tap->fd, f->data, f->len);
+
+	if (n == (ssize_t)f->len) {
+		l->st.rx_frames++;
+		l->st.rx_bytes += f->len;
+		return;
+	}
+	l->st.tap_err++;
+	if (!(l->warned & WARN_TAPW))
+		log_warn("TAP %s refused a %u-byte frame: %s (is it down?); "
+		    "counting such drops", l->tap->name, f->len,
+		    n == -1 ? strerror(errno) : "short write");
+	l->warned |= WARN_TAPW;
+}
+
+static int
+rx_pump(struct nic_link *l)
+{
+	struct ring_frame f;
+	int got = 0, moved = 0;
+
+	while (moved < NIC_BUDGET) {
+		if ((got = ring_peek(&l->rx, &f)) != 1)
+			break;
+		tap_write(l, &f);
+		ring_next(&l->rx);
+		moved++;
+	}
+	if (moved > 0)
+		ring_commit(&l->rx);
+	if (got < 0)
+		slot_error(l, &l->rx);
+	return moved;
+}
+
+/* The link is down: what the TAP still hands us has nowhere to go. */
+static int
+drain(struct nic_link *l)
+{
+	ssize_t n;
+	int moved = 0;
+
+	while (moved < NIC_BUDGET) {
+		if ((n = read(l->tap->fd, spill, sizeof(spill))) == -1) {
+			tap_gone(l, errno);
+			break;
+		}
+		l->st.down++;
+		moved++;
+	}
+	return moved;
+}
+
+int
+nic_link_pump(struct nic_link *l)
+{
+	int moved;
+
+	if (l->own != RING_RUN)
+		return drain(l);
+	moved = rx_pump(l);
+	if (l->own == RING_RUN)
+		moved += tx_pump(l);
+	return moved;
+}
+
+void
+nic_link_report(const struct nic_link *l)
+{
+	const struct nic_stats *s = &l->st;
+
+	log_info("counters: tx %" PRIu64 " frames %" PRIu64 " bytes, rx %"
+	    PRIu64 " frames %" PRIu64 " bytes; dropped: oversize %" PRIu64
+	    ", runt %" PRIu64 ", link down %" PRIu64 ", tap refused %" PRIu64
+	    "; doorbells %" PRIu64 " (%" PRIu64 " failed); slot resets %"
+	    PRIu64, s->tx_frames, s->tx_bytes, s->rx_frames, s->rx_bytes,
+	    s->oversize, s->runt, s->down, s->tap_err, s->bells, s->bell_fail,
+	    s->resets);
+}

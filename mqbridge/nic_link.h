@@ -1,0 +1,59 @@
+/*
+ * nic_link.h - the slot's link as the NIC drives it: the state machine
+ * shared with the bridge, and the frames between the TAP and the rings.
+ *
+ * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
+ */
+#ifndef TM_NIC_LINK_H
+#define TM_NIC_LINK_H
+
+#include <stdint.h>
+
+#include "mqbridge/nic_port.h"
+#include "mqbridge/nic_tap.h"
+#include "mqbridge/ring.h"
+
+#define NIC_BUDGET	64		/* frames each way per round */
+
+struct nic_stats {
+	uint64_t tx_frames, tx_bytes;	/* TAP to the TX ring */
+	uint64_t rx_frames, rx_bytes;	/* RX ring to the TAP */
+	uint64_t oversize;		/* from the TAP, over the MTU */
+	uint64_t runt;			/* from the TAP, headerless */
+	uint64_t down;			/* from the TAP, link down */
+	uint64_t tap_err;		/* the TAP refused a frame */
+	uint64_t bells, bell_fail;
+	uint64_t resets;		/* slot errors that reset the link */
+};
+
+struct nic_link {
+	const struct ring_area *a;
+	uint32_t	 slot;
+	struct nic_port	*port;
+	struct nic_tap	*tap;
+	enum ring_state	 own;
+	int		 rings;		/* opened for this run */
+	struct ring	 tx, rx;
+	int		 tx_full;	/* bridge lags: leave the TAP be */
+	int		 armed;		/* asked for doorbells */
+	int		 tap_dead;	/* errno of a TAP gone away */
+	int		 warned;	/* a log line per kind of trouble */
+	struct nic_stats st;
+};
+
+void	nic_link_init(struct nic_link *, const struct ring_area *,
+	    uint32_t slot, struct nic_port *, struct nic_tap *);
+/* Follow the bridge's state: at each tick and after a doorbell. */
+void	nic_link_step(struct nic_link *);
+/* Move what is waiting, a budget each way: the number of frames. */
+int	nic_link_pump(struct nic_link *);
+int	nic_link_running(const struct nic_link *);
+/* Before sleeping: ask for a doorbell.  1 if frames came meanwhile (then
+ * no doorbell is asked for: go on pumping). */
+int	nic_link_arm(struct nic_link *);
+void	nic_link_disarm(struct nic_link *);
+/* Leave the link: our side to reset if the slot is still ours. */
+void	nic_link_down(struct nic_link *, int slot_ours);
+void	nic_link_report(const struct nic_link *);
+
+#endif /* TM_NIC_LINK_H */
