@@ -103,16 +103,16 @@ open_rings(struct bridge *b, struct port *p)
 	if (err != RING_OK && !RING_SLOT_CORRUPT(err))
 		return -1;
 	if (err != RING_OK || p->tx_repair) {
+		/* With garbage indices nobody knows what the ring held. */
 		if (err == RING_OK)
 			ring_avail(&p->tx, &n);
-		else
-			n = p->tx.seen - p->tx.head;	/* clamped */
 		ring_repair(&p->tx);
 		p->tx_repair = 0;
 		b->stats.drop[DROP_CORRUPT] += n;
 		p->cnt.drops += n;
 		log_info("slot %s: tx ring repaired, %" PRIu32 " queued "
-		    "frames dropped", port_name(p, name, sizeof(name)), n);
+		    "frames dropped%s", port_name(p, name, sizeof(name)), n,
+		    err != RING_OK ? " (its indices were garbage)" : "");
 	}
 	/* A faulty RX ring is the NIC's to repair; retry next tick. */
 	err = ring_open(&p->rx, &p->reg->area, p->slot, RING_RX, RING_BRIDGE);
@@ -167,7 +167,7 @@ go_live(struct bridge *b, struct port *p, const struct ring_side_view *nic)
 	return 0;
 }
 
-/* After a bridge restart: carry on where both sides were running, so
+/* After a bridge restart: carry on where both sides were up, so
  * the NIC notices nothing and its queued frames flow at once. */
 static int
 try_resume(struct bridge *b, struct port *p, const struct ring_slot_view *v)
@@ -177,8 +177,10 @@ try_resume(struct bridge *b, struct port *p, const struct ring_slot_view *v)
 	char name[32];
 	uint32_t n = 0;
 
-	if (!owned(v->claim) || us->state != RING_RUN ||
-	    nic->state != RING_RUN || us->peer_id != (uint32_t)p->reg->peer.id)
+	/* Ready counts too: we may have stopped just before run. */
+	if (!owned(v->claim) || us->state < RING_READY ||
+	    nic->state < RING_READY ||
+	    us->peer_id != (uint32_t)p->reg->peer.id)
 		return 0;
 	if (open_rings(b, p) == -1)
 		return 0;

@@ -232,12 +232,20 @@ switch_flush(struct bridge *b)
 {
 	unsigned int i;
 	struct port *p;
+	uint32_t n;
 
 	for (i = 0; i < b->ndirty; i++) {
 		p = b->dirty[i];
 		if (!p->dirty)
 			continue;	/* went down meanwhile */
 		p->dirty = 0;
+		/* ring_reserve() reads the NIC's index only when the ring
+		 * looks full; check it before each publish as well, so
+		 * garbage there stops the slot at once. */
+		if (ring_space(&p->rx, &n) != RING_OK) {
+			port_fault(b, p, &p->rx);
+			continue;
+		}
 		ring_commit(&p->rx);
 		if (ring_wakeup_needed(&p->rx) &&
 		    ivpeer_ring(&p->reg->peer, (int)p->nic_peer,
