@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# tests/mqbridge.bats - the bridge (mqbridge) with real processes only: a
+# real tm_ivshmem_server, mqnic endpoints with TAP devices in namespaces
+# the tests create, and mqpeer endpoints (tests/mqpeer.c) for frames no
+# kernel would send.  Covers the command line, formatting once, ping and
+# ARP through the bridge, corrupt slots, persistence across a restart,
+# anti-spoofing and counters, fairness, heartbeat reclaim and several
+# regions at once.
+
+load helpers
+load mqbridge_helpers
+
+setup() { mqb_setup; }
+teardown() { mqb_teardown; }
+
+# bad_usage ARGS...: exit 1 with one line "mqbridge: error: ...".
+bad_usage() {
+	run timeout 10 "$BRIDGE" "$@"
+	if [ "$status" -ne 1 ] || [ "$(printf '%s\n' "$output" | grep -c .)" -ne 1 ] ||
+	    [[ $output != "mqbridge: error: "* ]]; then
+		echo "# mqbridge $*: status $status, output:" >&2
+		printf '%s\n' "$output" | sed 's/^/#   /' >&2
+		return 1
+	fi
+}
+
+@test "-h documents every option; bad usage is one line and exit 1" {
+	local o
+	run "$BRIDGE" -h
+	[ "$status" -eq 0 ]
+	for o in "-p SOCKET" "-n VECTORS" --slots --mtu --ring --offset \
+	    --force-format --status --reclaim --budget "  -v" "  -h" \
+	    SIGUSR1 SIGTERM "drop REASON" spoofed unknown hairpin too_big \
+	    full corrupt "bridge ready"; do
+		[[ $output == *"$o"* ]] || { echo "# -h lacks '$o'" >&2; return 1; }
+	done
+	bad_usage
+	bad_usage -x
+	bad_usage --bogus -p s
+	bad_usage -p
+	bad_usage -p s --mtu 10
+	bad_usage -p s --ring 100
+	bad_usage -p s --ring 65536
+	bad_usage -p s --offset 5
+	bad_usage -p s --offset 4Q
+	bad_usage -p s --slots 0
+	bad_usage -p s --budget 0
+	bad_usage -p s --reclaim x
+	bad_usage -p s -n 65
+	bad_usage -p s extra
+	bad_usage -p s -p s
+	bad_usage -p "$T/nosock"
+	[[ $output == *"is tm_ivshmem_server running there?"* ]]
+}
+
+@test "formats the area once; a restart resumes it; --force-format formats again" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	grep -q "formatted NIC area at offset 0: 4 slots" "$BR_LOG"
+	gen=$(sed -n 's/.*generation \([0-9]*\)$/\1/p' "$BR_LOG")
+	peer a "$MAC_A" run hold
+	running a
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+	start_bridge -p "$SOCK"
+	grep -q "resuming the NIC area at offset 0: 4 slots.*generation $gen$" "$BR_LOG"
+	# The claim and the slot survived: the endpoint runs on.
+	wait_status "0.$(slot_of a)" state run
+	stop_bridge
+	bad_usage -p "$SOCK" --slots 2 --mtu 1000
+	[[ $output == *"formatted with --slots 4 --ring 256 --mtu 1500"* ]]
+	start_bridge -p "$SOCK" --force-format --slots 2
+	grep -q "formatted NIC area at offset 0: 2 slots" "$BR_LOG"
+	! grep -q "generation $gen$" "$BR_LOG"
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "two mqnic endpoints in two namespaces ping each other; ARP floods" {
+	need_mqnic
+	need_net
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	nsa=$(netns a)
+	nsb=$(netns b)
+	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	run ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run ip netns exec "$nsb" ping -c 3 -i 0.2 -W 2 10.77.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# ARP went out as a broadcast and came back as the owner's MAC.
+	ip -n "$nsa" neigh show 10.77.0.2 | grep -q "lladdr $MAC_B"
+	ip -n "$nsb" neigh show 10.77.0.1 | grep -q "lladdr $MAC_A"
+	kill -USR1 "$BR_PID"
+	sleep 0.2
+	[ "$(drop_count spoofed)" -eq 0 ]
+	[ "$(status_field "0.$(slot_of nica)" in_frames)" -ge 6 ]
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "a scribbled slot is reset and logged; the other two keep pinging" {
+	need_mqnic
+	need_net
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	nsa=$(netns a)
+	nsb=$(netns b)
+	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	peer c "$MAC_C" run hold
+	running c
+	sc=$(slot_of c)
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	"$SCRIBBLE" "$REGION" 0 "$sc" index
+	wait_for "$BR_LOG" "slot $sc tx: produced count 4000 exceeds ring size 256; resetting slot 0\.$sc$"
+	run ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	kill -0 "$BR_PID"
+	# The scribbled slot came back once repaired.
+	running c 2
+	wait_status "0.$sc" resets 1
+	wait_status "0.$sc" state run
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "every kind of garbage resets only its slot; the others keep forwarding" {
+	local what line n=0 sent=0
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	peer b "$MAC_B" run hold
+	running b
+	peer c "$MAC_C" run hold
+	running c
+	sc=$(slot_of c)
+	# Each SIGUSR1 sends one broadcast, which makes the bridge write to
+	# c's RX ring too.
+	peer a "$MAC_A" run pause send bcast pause send bcast pause send bcast \
+	    pause send bcast pause send "$MAC_C" hold
+	local pa=$BG_PID
+	running a
+	for what in index desc state rxcons; do
+		case $what in
+		index) line="slot $sc tx: produced count 4000 exceeds ring size 256" ;;
+		desc) line="slot $sc tx: descriptor flags 0xff" ;;
+		state) line="slot $sc: slot state word out of range" ;;
+		rxcons) line="slot $sc rx: produced count [0-9]+ exceeds ring size 256" ;;
+		esac
+		"$SCRIBBLE" "$REGION" 0 "$sc" "$what"
+		kill -USR1 "$pa"
+		sent=$((sent + 1))
+		wait_for "$BR_LOG" "$line.*; resetting slot 0\.$sc$"
+		n=$((n + 1))
+		running c $((n + 1))
+		wait_count "$T/b.out" "^rx src $MAC_A" "$sent"
+		# Up on the bridge's side too before the next round.
+		wait_status "0.$sc" resets "$n"
+		wait_status "0.$sc" state run
+	done
+	kill -0 "$BR_PID"
+	# c gets frames again after all that.
+	kill -USR1 "$pa"
+	wait_count "$T/c.out" "^rx src $MAC_A dst $MAC_C" 1
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "frames queued while the bridge is stopped are delivered when it starts" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	peer b "$MAC_B" run hold
+	running b
+	peer a "$MAC_A" run pause send "$MAC_B" 5 hold
+	local pa=$BG_PID
+	running a
+	wait_status "0.$(slot_of a)" state run
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+	kill -USR1 "$pa"
+	sleep 0.5
+	[ "$(rx_count b)" -eq 0 ]
+	start_bridge -p "$SOCK"
+	wait_count "$T/b.out" "^rx src $MAC_A dst $MAC_B len 60 seq 5$" 1
+	[ "$(rx_count b)" -eq 5 ]
+	wait_status "0.$(slot_of a)" in_frames 5
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "frames queued for an mqnic while the bridge is stopped reach it" {
+	need_mqnic
+	need_net
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	nsa=$(netns a)
+	nsb=$(netns b)
+	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	stop_bridge
+	# One echo request, sent while no bridge runs; its reply can only
+	# come if the request waited in the ring.
+	ip netns exec "$nsa" ping -c 1 -W 10 10.77.0.2 >"$T/ping.out" 2>&1 3>&- &
+	local ping=$!
+	sleep 1
+	kill -0 "$ping"
+	start_bridge -p "$SOCK"
+	wait "$ping"
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "spoofed and unknown frames are dropped and counted; counters add up" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	peer b "$MAC_B" run hold
+	running b
+	peer a "$MAC_A" run send "$MAC_B" 3 100 send "$MAC_B" 2 60 02:00:00:00:00:99 \
+	    send 02:00:00:00:00:77 send "$MAC_A" send bcast 1 80 hold
+	running a
+	sa=$(slot_of a)
+	sb=$(slot_of b)
+	wait_count "$T/b.out" "^rx " 4
+	wait_drop spoofed 2
+	[ "$(drop_count unknown)" -eq 1 ]
+	[ "$(drop_count hairpin)" -eq 1 ]
+	[ "$(status_field "0.$sa" in_frames)" -eq 8 ]
+	[ "$(status_field "0.$sa" in_bytes)" -eq 620 ]
+	[ "$(status_field "0.$sa" drops)" -eq 4 ]
+	[ "$(status_field "0.$sb" out_frames)" -eq 4 ]
+	[ "$(status_field "0.$sb" out_bytes)" -eq 380 ]
+	[ "$(status_field "0.$sa" mac)" = "$MAC_A" ]
+	grep -q "^total in_frames 8 in_bytes 620 out_frames 4 out_bytes 380 drops 4$" "$STATUS"
+	! grep -q "src 02:00:00:00:00:99" "$T/b.out"
+	[ "$(rx_count b)" -eq 4 ]
+	# SIGUSR1 also puts them in the log.
+	grep -q "drops spoofed 2 unknown 1 full 0 too_big 0 hairpin 1" "$BR_LOG"
+	grep -q "slot 0.$sa state run mac $MAC_A .* in_frames 8 " "$BR_LOG"
+	stop_bridge INT
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "the status file is rewritten every second and replaced whole" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	wait_for "$STATUS" "^uptime 1$" 5
+	grep -q "^pid $BR_PID$" "$STATUS"
+	[ "$(grep -c '^slot ' "$STATUS")" -eq 4 ]
+	[ "$(grep -c '^drop ' "$STATUS")" -eq 6 ]
+	[ "$(ls "$T" | grep -c 'status.*tmp')" -eq 0 ]
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "--budget bounds each slot's share of a round" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK" --budget 1
+	peer a "$MAC_A" run pause send "$MAC_B" 100 pause send "$MAC_B" 100 hold
+	local pa=$BG_PID
+	running a
+	peer c "$MAC_C" run pause send "$MAC_B" pause send "$MAC_B" hold
+	local pc=$BG_PID
+	running c
+	peer b "$MAC_B" run hold
+	running b
+	wait_status "0.$(slot_of b)" state run
+	# A backlog of 100 from a and one frame from c, queued while the
+	# bridge is down, meet in the first round.
+	stop_bridge
+	kill -USR1 "$pa" "$pc"
+	sleep 0.5
+	start_bridge -p "$SOCK" --budget 1
+	wait_count "$T/b.out" "^rx " 101
+	grep '^rx ' "$T/b.out" | head -n 2 | grep -q "src $MAC_C"
+	# The same with 64 a round: c waits behind a's first 64.
+	stop_bridge
+	kill -USR1 "$pa" "$pc"
+	sleep 0.5
+	start_bridge -p "$SOCK" --budget 64
+	wait_count "$T/b.out" "^rx " 202
+	! grep '^rx ' "$T/b.out" | sed -n '102,165p' | grep -q "src $MAC_C"
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "a slot whose owner's heartbeat stops is reclaimed after --reclaim" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK" --reclaim 1
+	peer a "$MAC_A" run crash
+	running a
+	sa=$(slot_of a)
+	wait_for "$BR_LOG" "slot 0\.$sa: reclaimed, its owner's heartbeat stopped 1 s ago" 5
+	wait_status "0.$sa" reclaims 1
+	# Free again: the same MAC comes back.
+	peer a2 "$MAC_A" run hold
+	running a2
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "frames are switched across regions of two servers" {
+	start_server -f "$REGION"
+	start_server -p "$T/sock2" -f "$T/region2"
+	start_bridge -p "$SOCK" -p "$T/sock2"
+	grep -q "bridge ready: 2 regions, 8 slots" "$BR_LOG"
+	SOCK=$T/sock2 peer b "$MAC_B" run hold
+	running b
+	peer a "$MAC_A" run send "$MAC_B" 3 send bcast hold
+	running a
+	wait_count "$T/b.out" "^rx src $MAC_A" 4
+	wait_status "1.$(slot_of b)" out_frames 4
+	wait_status "0.$(slot_of a)" in_frames 4
+	# One region twice would serve its slots twice: refused.
+	ln -s "$SOCK" "$T/sock3"
+	run timeout 10 "$BRIDGE" -p "$SOCK" -p "$T/sock3"
+	[ "$status" -eq 1 ]
+	[[ ${lines[-1]} == *"error: $SOCK and $T/sock3 hand out the same region; give it once" ]]
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
