@@ -7,6 +7,8 @@
  *   nic_ring slots  FILE [-o OFFSET]
  *   nic_ring bridge FILE [-o OFFSET] [-s SLOT] [-p SOCKET | -i ID]
  *   nic_ring rx     FILE [-o OFFSET] [-s SLOT] [-p SOCKET] HEXFRAME...
+ *   nic_ring reclaim FILE [-o OFFSET] [-s SLOT]
+ *   nic_ring corrupt FILE [-o OFFSET] [-s SLOT]
  *   nic_ring sniff  IFNAME SECONDS COUNT
  *
  * format formats the NIC area as mqbridge would.  slots prints one line
@@ -16,7 +18,9 @@
  * per doorbell (-p: it joins the server and sleeps on its eventfd with
  * the need-wakeup flag armed).  On SIGTERM it resets its side and exits.
  * rx pushes frames into the RX ring as the bridge would and rings the
- * NIC if it asked for it ("rang", "no wakeup wanted").  sniff prints the
+ * NIC if it asked for it ("rang", "no wakeup wanted").  reclaim takes a
+ * dead owner's slot back as the bridge does.  corrupt writes an RX
+ * producer index 4000 ahead of the consumer's.  sniff prints the
  * frames that arrive on an interface, from an AF_PACKET socket.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
@@ -34,6 +38,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +374,40 @@ cmd_rx(struct args *a)
 }
 
 static int
+cmd_reclaim(struct args *a)
+{
+	struct ring_area ra;
+	struct ring_slot_view v;
+	uint64_t size;
+	int rc;
+
+	attach(a, &ra, &size);
+	(void)ring_slot_view(&ra, a->slot, &v);
+	rc = ring_slot_reclaim(&ra, a->slot, v.claim);
+	printf("%s\n", rc == 1 ? "reclaimed" : "not reclaimed");
+	munmap(ra.base - a->offset, size);
+	return rc != 1;
+}
+
+/* The attacker's write: straight into the slot, past the ring API. */
+static int
+cmd_corrupt(struct args *a)
+{
+	struct ring_area ra;
+	struct ring_slot *s;
+	uint64_t size;
+	uint32_t cons;
+
+	attach(a, &ra, &size);
+	s = ring_slot_at(&ra, a->slot);
+	cons = atomic_load(&s->rx_cons.idx);
+	atomic_store(&s->rx_prod.idx, cons + 4000);
+	printf("rx prod %u cons %u\n", cons + 4000, cons);
+	munmap(ra.base - a->offset, size);
+	return 0;
+}
+
+static int
 cmd_sniff(int argc, char **argv)
 {
 	static unsigned char buf[65536];
@@ -423,6 +462,10 @@ main(int argc, char **argv)
 		return cmd_bridge(&a);
 	if (strcmp(argv[1], "rx") == 0)
 		return cmd_rx(&a);
+	if (strcmp(argv[1], "reclaim") == 0)
+		return cmd_reclaim(&a);
+	if (strcmp(argv[1], "corrupt") == 0)
+		return cmd_corrupt(&a);
 	die("unknown command %s", argv[1]);
 	return 2;
 }
