@@ -28,10 +28,15 @@ bad_usage() {
 	local o
 	run "$BRIDGE" -h
 	[ "$status" -eq 0 ]
-	for o in "-p SOCKET" "-n VECTORS" --slots --mtu --ring --offset \
-	    --force-format --status --reclaim --budget "  -v" "  -h" \
-	    SIGUSR1 SIGTERM "drop REASON" spoofed unknown hairpin too_big \
-	    full corrupt "bridge ready"; do
+	# Each option has a line of its own that explains it.
+	for o in "-p SOCKET" "-n VECTORS" "--slots N" "--mtu N" "--ring N" \
+	    "--offset BYTES" --force-format "--status FILE" \
+	    "--reclaim SECONDS" "--budget FRAMES" -v -h; do
+		printf '%s\n' "$output" | grep -Eq -- "^  $o +[A-Za-z]" ||
+		    { echo "# -h does not explain '$o'" >&2; return 1; }
+	done
+	for o in SIGUSR1 SIGTERM "drop REASON" "(spoofed)" "(unknown)" \
+	    "(hairpin)" "(too_big)" "(full)" "(corrupt)" "bridge ready"; do
 		[[ $output == *"$o"* ]] || { echo "# -h lacks '$o'" >&2; return 1; }
 	done
 	bad_usage
