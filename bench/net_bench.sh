@@ -9,7 +9,8 @@
 #
 # Output: one "key=value ..." line per path, for bench/run:
 #   net=veth ping_min_ms=... ping_avg_ms=... tcp_gbps=... retr=...
-#   net=bridge ...              or   net=bridge skipped="why"
+#   net=bridge ... drops=N drop_REASON=N ...  (the bridge's --status)
+#   net=bridge skipped="why"    when mqbridge or mqnic is not built
 # Everything it makes is its own: namespaces tm-nb-{a,b}-PID, addresses
 # 10.77.0.0/24 (bridge) and 10.77.1.0/24 (veth) inside them only, a
 # temporary directory for the region and the socket.  All of it goes on
@@ -48,6 +49,7 @@ na=tm-nb-a-$$
 nb=tm-nb-b-$$
 tmp=$(mktemp -d /tmp/tm-netbench.XXXXXX)
 pids=()
+bridge_pid=
 
 cleanup() {
 	local i
@@ -124,14 +126,30 @@ tcp_gbps() {
 }
 
 measure() {	# LABEL ADDR
-	local rtt
+	local rtt line
 	rtt=$(ping_rtt "$na" "$2") && [ -n "$rtt" ] || {
 		echo "$prog: ping over $1 failed" >&2
 		return 1
 	}
 	tcp_gbps "$1" "$2" || return 1
 	set -- "$1" $rtt $tcp
-	echo "net=$1 ping_min_ms=$2 ping_avg_ms=$3 tcp_gbps=$4 retr=$5"
+	line="net=$1 ping_min_ms=$2 ping_avg_ms=$3 tcp_gbps=$4 retr=$5"
+	[ "$1" != bridge ] || line="$line $(bridge_drops)"
+	echo "$line"
+}
+
+# The bridge's drop counters so far, from its --status file.
+bridge_drops() {
+	local _
+	rm -f "$tmp/status"
+	kill -USR1 "$bridge_pid"
+	for _ in $(seq 50); do
+		[ -s "$tmp/status" ] && break
+		sleep 0.1
+	done
+	awk '$1 == "drop" { printf "drop_%s=%s ", $2, $3 }
+	    $1 == "total" { for (i = 2; i < NF; i += 2) if ($i == "drops")
+		d = $(i + 1) } END { printf "drops=%s", d }' "$tmp/status"
 }
 
 setup_ns() {
@@ -161,7 +179,9 @@ setup_bridge() {
 	start "$tmp/server.log" "$server" -f "$tmp/region" -m 4M \
 	    -p "$tmp/sock"
 	await "$tmp/server.log" "listening on" "tm_ivshmem_server" || return 1
-	start "$tmp/bridge.log" "$bridge" -p "$tmp/sock"
+	start "$tmp/bridge.log" "$bridge" -p "$tmp/sock" \
+	    --status "$tmp/status"
+	bridge_pid=${pids[-1]}
 	await "$tmp/bridge.log" "bridge ready" "mqbridge" || return 1
 	nic "$na" mqa 02:77:00:00:00:01 10.77.0.1/24 || return 1
 	nic "$nb" mqb 02:77:00:00:00:02 10.77.0.2/24
