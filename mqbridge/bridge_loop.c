@@ -131,7 +131,7 @@ events(struct bridge *b, struct loop *l, int timeout_ms)
 	n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout_ms);
 	if (n == -1 && errno != EINTR)
 		log_warn("epoll_wait: %s", strerror(errno));
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !l->stop; i++) {
 		kind = (unsigned int)(ev[i].data.u64 >> 56);
 		reg = (unsigned int)(ev[i].data.u64 >> 8) & 0xff;
 		if (kind == TAG_SIGNAL)

@@ -144,37 +144,45 @@ reset_ports(struct bridge *b, struct region *r)
 {
 	uint32_t s;
 
+	/* As at start: each slot resumes if both sides still look up,
+	 * or is reset, which stores our state word again. */
 	for (s = 0; s < r->area.geom.p.slot_count; s++) {
 		port_down(b, &r->ports[s]);
 		r->ports[s].state = RING_RESET;
 		r->ports[s].tx_repair = 0;
 		r->ports[s].claim = 0;
+		r->ports[s].beat_ms = 0;
+		r->ports[s].resume = 1;
 	}
 }
 
+/*
+ * The header is as writable as the rest: a reformat, or a peer's garbage.
+ * Our ring handles use only the geometry we checked at attach time, so
+ * they stay safe; but the slots' contents mean nothing any more, so every
+ * slot is reset and serving waits until a valid header with our
+ * parameters is back.
+ */
 void
 region_check(struct bridge *b, struct region *r)
 {
 	int err;
 
-	if (!r->attached)
-		return;
-	if ((err = ring_area_live(&r->area)) == RING_OK)
-		return;
-	reset_ports(b, r);
-	/* The slot count cannot change: our ports array is sized by it. */
-	err = ring_attach(&r->area, r->map, r->maplen, r->area.offset,
-	    &r->area.geom.p);
-	if (err == RING_OK) {
-		log_warn("%s: NIC area was reformatted by someone else; "
-		    "attached to generation %" PRIu64, r->path,
-		    r->area.generation);
-		return;
+	if (r->attached) {
+		if ((err = ring_area_live(&r->area)) == RING_OK)
+			return;
+		reset_ports(b, r);
+		r->attached = 0;
+		log_warn("%s: NIC area changed under us (%s); its slots stop "
+		    "until it is valid again", r->path, ring_strerror(err));
 	}
-	r->attached = 0;
-	log_err("%s: NIC area is gone (%s); no longer serving this region; "
-	    "restart mqbridge to format it again", r->path,
-	    ring_strerror(err));
+	/* The slot count cannot change: our ports array is sized by it. */
+	if (ring_attach(&r->area, r->map, r->maplen, r->area.offset,
+	    &r->area.geom.p) != RING_OK)
+		return;
+	r->attached = 1;
+	log_info("%s: serving the NIC area again, generation %" PRIu64,
+	    r->path, r->area.generation);
 }
 
 struct pump_arg {
