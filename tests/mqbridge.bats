@@ -175,6 +175,27 @@ bad_usage() {
 	[ "$BR_STATUS" -eq 0 ]
 }
 
+@test "a header changed under the bridge stops its slots until it is valid" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	peer b "$MAC_B" run hold
+	running b
+	peer a "$MAC_A" run pause send "$MAC_B" hold
+	local pa=$BG_PID
+	running a
+	wait_status "0.$(slot_of a)" state run
+	"$SCRIBBLE" "$REGION" 0 0 magic
+	wait_for "$BR_LOG" "NIC area changed under us .*; its slots stop"
+	wait_status "0.$(slot_of a)" state reset
+	"$SCRIBBLE" "$REGION" 0 0 remagic
+	wait_for "$BR_LOG" "serving the NIC area again, generation"
+	wait_status "0.$(slot_of a)" state run
+	kill -USR1 "$pa"
+	wait_count "$T/b.out" "^rx src $MAC_A dst $MAC_B" 1
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
 @test "frames queued while the bridge is stopped are delivered when it starts" {
 	start_server -f "$REGION"
 	start_bridge -p "$SOCK"

@@ -10,6 +10,9 @@
  *           and the produced index moves one past the consumer
  *   state   the NIC state word becomes 77
  *   rxcons  the RX consumed index jumps 1000 ahead of the bridge
+ *   magic   the area's magic becomes 0: no area any more (SLOT unused)
+ *   remagic the magic comes back with the next generation, as after a
+ *           reformat that kept every slot's contents (SLOT unused)
  *
  * Indices are found through the ring API (ring_open as the NIC), so the
  * garbage is relative to what the slot holds now.  Exit 0, or 1 with a
@@ -73,7 +76,28 @@ scribble(struct ring_area *a, uint32_t slot, const char *what)
 		    slot, r.seen);
 		return;
 	}
-	die("WHAT is index, desc, state or rxcons");
+	die("WHAT is index, desc, state, rxcons, magic or remagic");
+}
+
+/* The header words, for magic and remagic: ring_attach() no longer
+ * works once the magic is gone. */
+static int
+header(unsigned char *base, const char *what)
+{
+	struct ring_hdr *h = (struct ring_hdr *)base;
+
+	if (strcmp(what, "magic") == 0) {
+		atomic_store(&h->magic, 0);
+		printf("magic 0\n");
+		return 1;
+	}
+	if (strcmp(what, "remagic") == 0) {
+		atomic_fetch_add(&h->generation, 1);
+		atomic_store(&h->magic, RING_MAGIC);
+		printf("magic back\n");
+		return 1;
+	}
+	return 0;
 }
 
 int
@@ -98,6 +122,8 @@ main(int argc, char **argv)
 	    MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		die(strerror(errno));
+	if (header(map + offset, argv[4]))
+		return 0;
 	err = ring_attach(&a, map + offset, (uint64_t)st.st_size - offset,
 	    offset, NULL);
 	if (err != RING_OK)
