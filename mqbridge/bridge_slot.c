@@ -263,8 +263,10 @@ step(struct bridge *b, struct port *p, const struct ring_slot_view *v)
 		p->cnt.resets++;
 		next = RING_RESET;
 	}
-	if (p->live)
-		p->nic_peer = nic->peer_id, p->nic_vec = nic->vector;
+	if (p->live) {
+		p->nic_peer = nic->peer_id;
+		p->nic_vec = nic->vector;
+	}
 	if (next == p->state)
 		return;
 	if (p->live && !owned(v->claim))
