@@ -85,6 +85,13 @@ sysnet() {
 	in_ns cat "/sys/class/net/$1/$2"
 }
 
+# link_up [IF [LOG]]: mqnic logged the link up and the kernel has taken
+# the carrier in (before that, the stack drops what it sends).
+link_up() {
+	wait_for "$T/${2:-nic}.err" "link up" || return 1
+	wait_sysnet "${1:-mq0}" operstate up
+}
+
 # wait_sysnet IF FILE VALUE: the kernel's link watch settles operstate
 # asynchronously, up to a second after the change.
 wait_sysnet() {
@@ -205,6 +212,7 @@ u32_at() {
 	[ "$(sysnet nicA mtu)" = 9000 ]
 	[ "$(sysnet nicA address)" = $MAC ]
 	bridge -p "$SOCK"
+	link_up nicA
 	in_ns ip addr add 10.77.0.1/24 dev nicA
 	in_ns ip neigh add 10.77.0.2 lladdr $MAC2 dev nicA
 	in_ns ping -c1 -W1 -s 8000 10.77.0.2 || true
@@ -299,7 +307,7 @@ u32_at() {
 	region 1
 	nic nic --mac $MAC
 	bridge -p "$SOCK"
-	wait_for "$T/nic.err" "link up"
+	link_up
 	in_ns ip addr add 10.77.0.1/24 dev mq0
 	in_ns ping -c1 -W1 10.77.0.2 || true
 	# The ARP request for 10.77.0.2, broadcast from our MAC.
@@ -312,7 +320,7 @@ u32_at() {
 	region 1
 	nic nic --mac $MAC
 	bridge -p "$SOCK"
-	wait_for "$T/nic.err" "link up"
+	link_up
 	in_ns ip addr add 10.77.0.1/24 dev mq0
 	bg sniff ip netns exec "$NS" "$RING" sniff mq0 10 1
 	wait_for "$T/sniff.out" listening
@@ -332,7 +340,7 @@ u32_at() {
 	region 1
 	nic nic --mac $MAC
 	bridge -p "$SOCK"
-	wait_for "$T/nic.err" "link up"
+	link_up
 	in_ns ip link set mq0 mtu 9000
 	in_ns ip addr add 10.77.0.1/24 dev mq0
 	in_ns ip neigh add 10.77.0.2 lladdr $MAC2 dev mq0
@@ -349,10 +357,11 @@ u32_at() {
 	region 1
 	nic nic --mac $MAC
 	bridge -p "$SOCK"
-	wait_for "$T/nic.err" "link up"
+	link_up
 	"$RING" corrupt "$REGION" -s 0
 	wait_for "$T/nic.err" "slot 0 rx: produced count 4000 exceeds ring size 256"
 	wait_count "$T/nic.err" "link up" 2
+	wait_sysnet mq0 operstate up
 	kill -0 "$NIC_PID"
 	in_ns ip addr add 10.77.0.1/24 dev mq0
 	run "$RING" rx "$REGION" -s 0 -p "$SOCK" "$ARP_REQ"
@@ -394,6 +403,7 @@ u32_at() {
 	bg bridge "$RING" bridge "$REGION" -i 5
 	wait_for "$T/bridge.out" "^state run"
 	wait_for "$T/nic.err" "link up: slot 0 served by bridge peer 5"
+	link_up
 	in_ns ip addr add 10.77.0.1/24 dev mq0
 	in_ns ping -c1 -W1 10.77.0.2 || true
 	wait_for "$T/bridge.out" "^tx 42 ffffffffffff${MAC//:/}0806"
