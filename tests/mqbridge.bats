@@ -107,6 +107,35 @@ bad_usage() {
 	[ "$BR_STATUS" -eq 0 ]
 }
 
+@test "an idle bridge sleeps; doorbells wake it within milliseconds" {
+	need_mqnic
+	need_net
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	nsa=$(netns a)
+	nsb=$(netns b)
+	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	# Idle: a polling bridge would burn 200 ticks in these 2 s.
+	local t0 t1 avg
+	t0=$(cpu_ticks "$BR_PID")
+	sleep 2
+	t1=$(cpu_ticks "$BR_PID")
+	echo "# bridge used $((t1 - t0)) ticks in 2 s idle" >&3
+	[ $((t1 - t0)) -le 20 ]
+	# Pings far apart find the bridge asleep each time; without
+	# doorbells each would wait for its 20 ms tick.
+	run ip netns exec "$nsa" ping -c 5 -i 0.3 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	avg=$(printf '%s\n' "$output" | sed -n 's|^rtt [^=]*= [0-9.]*/\([0-9]*\)\..*|\1|p')
+	echo "# average rtt about $avg ms" >&3
+	[ "$avg" -lt 8 ]
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
 @test "a scribbled slot is reset and logged; the other two keep pinging" {
 	need_mqnic
 	need_net
