@@ -369,6 +369,53 @@ u32_at() {
 	wait_for "$T/bridge.out" "^tx 42 ${MAC2//:/}${MAC//:/}0806"
 }
 
+@test "a slot reclaimed while mqnic was stopped is claimed again on resume; the TAP stays" {
+	region 1
+	nic nic --mac $MAC
+	bridge -p "$SOCK"
+	link_up
+	kill -STOP "$NIC_PID"
+	"$RING" reclaim "$REGION" -s 0
+	run slot_line 0
+	[[ $output == "slot 0 free "* ]]
+	kill -CONT "$NIC_PID"
+	wait_for "$T/nic.err" "slot 0 was reclaimed by the bridge"
+	wait_count "$T/nic.err" "mqnic ready: slot 0 tap mq0 mac $MAC" 2
+	wait_count "$T/nic.err" "link up" 2
+	run slot_line 0
+	[[ $output == "slot 0 claimed nic run "*" mac $MAC "* ]]
+	[ "$(sysnet mq0 address)" = $MAC ]
+}
+
+@test "a reformatted area is attached to again, with its new MTU" {
+	region 1
+	nic nic --mac $MAC
+	"$RING" format "$REGION" -s 1 -m 9000 -F >/dev/null
+	wait_for "$T/nic.err" "the NIC area was reformatted or damaged; attaching again"
+	wait_count "$T/nic.err" "mqnic ready: slot 0 tap mq0" 2
+	wait_sysnet mq0 mtu 9000
+	run slot_line 0
+	[[ $output == "slot 0 claimed nic init "*" mac $MAC "* ]]
+	kill -0 "$NIC_PID"
+}
+
+@test "the server going away does not stop frames or doorbells" {
+	local bells
+	region 1
+	nic nic --mac $MAC
+	bridge -p "$SOCK"
+	link_up
+	stop_server
+	wait_for "$T/nic.err" "server hung up; frames keep moving"
+	wait_for "$T/bridge.out" "server gone"
+	bells=$(grep -c '^bell' "$T/bridge.out" || true)
+	in_ns ip addr add 10.77.0.1/24 dev mq0
+	in_ns ping -c1 -W1 10.77.0.2 || true
+	wait_for "$T/bridge.out" "^tx 42 ffffffffffff${MAC//:/}0806"
+	[ "$(grep -c '^bell' "$T/bridge.out")" -gt "$bells" ]
+	kill -0 "$NIC_PID"
+}
+
 @test "mqnic waits for the area to be formatted, and gives up after -w" {
 	start_server -f "$REGION" -m 8M
 	bg nic ip netns exec "$NS" "$NIC" -p "$SOCK" --mac $MAC -w 30

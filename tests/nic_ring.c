@@ -3,7 +3,7 @@
  * mqnic's slot, through the ring API only (so every shared read is
  * checked as in the real programs).
  *
- *   nic_ring format FILE [-o OFFSET] [-s SLOTS] [-m MTU] [-r RING]
+ *   nic_ring format FILE [-o OFFSET] [-s SLOTS] [-m MTU] [-r RING] [-F]
  *   nic_ring slots  FILE [-o OFFSET]
  *   nic_ring bridge FILE [-o OFFSET] [-s SLOT] [-p SOCKET | -i ID]
  *   nic_ring rx     FILE [-o OFFSET] [-s SLOT] [-p SOCKET] HEXFRAME...
@@ -11,12 +11,14 @@
  *   nic_ring corrupt FILE [-o OFFSET] [-s SLOT]
  *   nic_ring sniff  IFNAME SECONDS COUNT
  *
- * format formats the NIC area as mqbridge would.  slots prints one line
+ * format formats the NIC area as mqbridge would (-F: again, a new
+ * generation).  slots prints one line
  * per slot.  bridge plays the bridge side of one slot: it follows the
  * state machine, beats, prints "state S" on each change, "run" when both
  * sides run, "tx LEN HEX" per frame it takes off the TX ring and "bell"
  * per doorbell (-p: it joins the server and sleeps on its eventfd with
- * the need-wakeup flag armed).  On SIGTERM it resets its side and exits.
+ * the need-wakeup flag armed; "server gone" if the server leaves, and it
+ * carries on).  On SIGTERM it resets its side and exits.
  * rx pushes frames into the RX ring as the bridge would and rings the
  * NIC if it asked for it ("rang", "no wakeup wanted").  reclaim takes a
  * dead owner's slot back as the bridge does.  corrupt writes an RX
@@ -59,6 +61,7 @@ struct args {
 	struct ring_params p;
 	char		**rest;
 	int		 nrest;
+	int		 force;
 };
 
 static void
@@ -88,7 +91,7 @@ parse(int argc, char **argv, struct args *a)
 		die("usage: nic_ring CMD FILE [options]%s", "");
 	a->file = argv[2];
 	optind = 3;
-	while ((c = getopt(argc, argv, "o:s:m:r:p:i:")) != -1) {
+	while ((c = getopt(argc, argv, "o:s:m:r:p:i:F")) != -1) {
 		switch (c) {
 		case 'o':
 			a->offset = strtoull(optarg, NULL, 0);
@@ -109,6 +112,9 @@ parse(int argc, char **argv, struct args *a)
 			break;
 		case 'i':
 			a->id = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'F':
+			a->force = 1;
 			break;
 		default:
 			die("bad option%s", "");
@@ -172,7 +178,7 @@ cmd_format(struct args *a)
 	if (a->p.slot_count == 0)
 		a->p.slot_count = 1;
 	err = ring_format(&ra, m + a->offset, size - a->offset, a->offset,
-	    &a->p, 0, &formatted);
+	    &a->p, a->force, &formatted);
 	if (err != RING_OK)
 		die("format: %s", ring_strerror(err));
 	printf("%s\n", formatted ? "formatted" : "kept");
@@ -281,11 +287,13 @@ cmd_bridge(struct args *a)
 	enum ring_state own = RING_RESET, next;
 	uint64_t size;
 	char err[256];
+	int server = 0;
 
 	attach(a, &ra, &size);
 	if (a->sock != NULL) {
 		peer_connect(a->sock, &iv);
 		a->id = (uint32_t)iv.id;
+		server = 1;
 	}
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
@@ -295,9 +303,12 @@ cmd_bridge(struct args *a)
 	fflush(stdout);
 	while (!stop) {
 		ring_side_beat(&ra, a->slot, RING_BRIDGE);
-		if (a->sock != NULL && ivpeer_pump(&iv, NULL, NULL, err,
-		    sizeof(err)) == -1)
-			die("%s", err);
+		if (server && ivpeer_pump(&iv, NULL, NULL, err,
+		    sizeof(err)) == -1) {
+			printf("server gone\n");
+			fflush(stdout);
+			server = 0;
+		}
 		(void)ring_slot_view(&ra, a->slot, &v);
 		next = ring_state_next(own, v.side[RING_NIC].state);
 		if (own == RING_INIT && next == RING_READY &&
