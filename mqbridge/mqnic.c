@@ -279,7 +279,8 @@ main(int argc, char **argv)
 		rc = run(&n);
 	if (n.have_tap)
 		nic_link_report(&n.link);
-	session_end(&n, n.slot.token != 0 ? NIC_HELD : NIC_LOST);
+	session_end(&n, n.slot.token != 0 ? nic_slot_check(&n.slot) :
+	    NIC_LOST);
 	if (n.have_tap)
 		nic_tap_close(&n.tap);
 	nic_port_close(&n.port);

@@ -148,7 +148,10 @@ nic_link_step(struct nic_link *l)
 void
 nic_link_down(struct nic_link *l, int slot_ours)
 {
-	nic_link_disarm(l);
+	/* A slot lost or reformatted may be someone else's now. */
+	if (slot_ours)
+		nic_link_disarm(l);
+	l->armed = 0;
 	if (l->own == RING_RUN)
 		nic_tap_carrier(l->tap, 0);
 	if (slot_ours && l->own != RING_RESET)

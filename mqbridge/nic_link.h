@@ -43,7 +43,7 @@ struct nic_link {
 
 void	nic_link_init(struct nic_link *, const struct ring_area *,
 	    uint32_t slot, struct nic_port *, struct nic_tap *);
-/* Follow the bridge's state: at each tick and after a doorbell. */
+/* Follow the bridge's state; called at each tick. */
 void	nic_link_step(struct nic_link *);
 /* Move what is waiting, a budget each way: the number of frames. */
 int	nic_link_pump(struct nic_link *);
