@@ -416,6 +416,28 @@ u32_at() {
 	kill -0 "$NIC_PID"
 }
 
+@test "a TAP name held by another device is refused in one line; the slot is left free" {
+	region 1
+	in_ns ip link add busy0 type veth peer name busy1
+	run timeout 20 ip netns exec "$NS" "$NIC" -p "$SOCK" --mac $MAC --tap busy0
+	[ "$status" -eq 1 ]
+	[[ ${output##*$'\n'} == "mqnic: error: cannot create TAP busy0: "*"; pick another --tap" ]]
+	run slot_line 0
+	[[ $output == "slot 0 free "* ]]
+}
+
+@test "deleting the TAP stops mqnic with an error, and frees the slot" {
+	local st=0
+	region 1
+	nic nic --mac $MAC
+	in_ns ip link del mq0
+	wait "$NIC_PID" || st=$?
+	[ "$st" -eq 1 ]
+	grep -q "mqnic: error: TAP mq0: " "$T/nic.err"
+	run slot_line 0
+	[[ $output == "slot 0 free "* ]]
+}
+
 @test "mqnic waits for the area to be formatted, and gives up after -w" {
 	start_server -f "$REGION" -m 8M
 	bg nic ip netns exec "$NS" "$NIC" -p "$SOCK" --mac $MAC -w 30
