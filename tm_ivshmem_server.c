@@ -253,9 +253,14 @@ greet(struct peer *p)
 		send_to(p, SCM_PROTOCOL_VERSION, SCM_NO_FD, NULL);
 	send_to(p, p->id, SCM_NO_FD, NULL);
 	send_to(p, -1, srv.region.fd, NULL);
+	/*
+	 * A peer that hung up in this same wakeup is still announced: its
+	 * departure notice follows in reap(), and every notice must name a
+	 * peer the receiver was told about.
+	 */
 	for (id = 0; id < srv.table.high; id++) {
 		other = srv.table.by_id[id];
-		if (other == NULL || other == p || other->doomed)
+		if (other == NULL || other == p)
 			continue;
 		send_vectors(p, other);
 		send_vectors(other, p);
