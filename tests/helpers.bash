@@ -80,6 +80,24 @@ wait_for() {
 	return 1
 }
 
+# wait_while PID FILE ERE [SECONDS]: like wait_for, but fails at once
+# when process PID ends without FILE matching.
+wait_while() {
+	local pid=$1 file=$2 re=$3 secs=${4:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+			echo "# process $pid ended before $file matched '$re':" >&2
+			sed 's/^/#   /' "$file" "${file%.out}.err" >&2 2>/dev/null
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "# $file never matched '$re' in $secs s" >&2
+	return 1
+}
+
 # wait_count FILE ERE N [SECONDS]: until N lines of FILE match.
 wait_count() {
 	local file=$1 re=$2 n=$3 secs=${4:-10} i

@@ -16,8 +16,13 @@
  *   mute [COUNT]   COUNT peers that never read a byte, until SIGTERM
  *   drain COUNT    COUNT peers, one after the other, that read everything
  *                  and accept being refused; until SIGTERM
- *   garbage        sync, send bytes (peers must not), expect to be dropped
+ *   slow           sync, then read -r messages a second, never fewer, until
+ *                  SIGTERM; exit 2 if the server hangs up
+ *   garbage        sync, send a message with an fd (peers must not), expect
+ *                  to be dropped and the fd to be closed by the server
  *   syslog PATH    print each datagram sent to a syslog socket at PATH
+ *
+ * -r RATE caps cycles started, or messages read (slow), per second.
  *
  * Exit: 0 ok, 1 usage, 2 protocol or system error, 3 timeout (-w).
  *
@@ -31,8 +36,10 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +75,7 @@ struct opts {
 	unsigned int	 parallel;	/* -j */
 	unsigned int	 abort_every;	/* -a */
 	double		 timeout;	/* -w, 0 = none */
+	unsigned long	 rate;		/* -r: per second, 0 = flat out */
 };
 
 static struct opts opt = {
@@ -101,10 +109,10 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: peerstorm [-el] [-a EVERY] [-j PARALLEL] "
-	    "[-n VECTORS] [-p SOCKET] [-s SIZE]\n"
-	    "                 [-w SECONDS] cycles COUNT | hold COUNT | "
-	    "mute [COUNT] | drain COUNT |\n"
-	    "                 garbage | syslog PATH\n");
+	    "[-n VECTORS] [-p SOCKET] [-r RATE]\n"
+	    "                 [-s SIZE] [-w SECONDS] cycles COUNT | "
+	    "hold COUNT | mute [COUNT] |\n"
+	    "                 drain COUNT | slow | garbage | syslog PATH\n");
 	exit(1);
 }
 
@@ -122,6 +130,24 @@ check_deadline(const char *what)
 {
 	if (opt.timeout > 0 && now() - t_start > opt.timeout)
 		die(3, "timeout after %.0f s: %s", opt.timeout, what);
+}
+
+/* Sleep until the n-th event of a -r paced sequence is due. */
+static void
+pace(unsigned long n)
+{
+	double due, left;
+	struct timespec ts;
+
+	if (opt.rate == 0)
+		return;
+	due = t_start + (double)n / (double)opt.rate;
+	left = due - now();
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)left;
+	ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
 }
 
 static void
@@ -370,6 +396,7 @@ run_cycles(unsigned long count)
 		for (i = 0; i < opt.parallel && started < count; i++) {
 			if (slot[i].sock != -1)
 				continue;
+			pace(started);
 			if ((sock = dial(1)) == -1)
 				break;
 			started++;
@@ -588,12 +615,55 @@ run_mute(unsigned long count)
 	free(socks);
 }
 
+/* Wait up to 200 ms for input; 0 if none (or a signal came). */
+static int
+readable(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+
+	return poll(&pfd, 1, 200) > 0;
+}
+
+/* slow: a peer that keeps reading, at -r messages a second. */
+static void
+run_slow(void)
+{
+	struct conn c;
+	unsigned long got = 0;
+	int64_t v;
+	int fd, rc;
+
+	conn_reset(&c, dial(0));
+	do {
+		rc = scm_recv(c.sock, opt.proto, &v, &fd);
+		if (rc != 1)
+			die(2, "server hung up before the greeting was done");
+	} while (!conn_msg(&c, v, fd));
+	printf("id %d\n", c.id);
+	t_start = now();
+	while (!stop) {
+		pace(got + 1);
+		if (!readable(c.sock))
+			continue;
+		rc = scm_recv(c.sock, opt.proto, &v, &fd);
+		if (rc == 0 || (rc == -1 && errno == ECONNRESET))
+			die(2, "peer %d: the server hung up after %lu messages "
+			    "read at %lu a second", c.id, got, opt.rate);
+		if (rc == -1)
+			die(2, "receive: %s", strerror(errno));
+		conn_msg(&c, v, fd);
+		got++;
+	}
+	printf("read %lu\n", got);
+	close(c.sock);
+}
+
 static void
 run_garbage(void)
 {
 	struct conn c;
 	int64_t v;
-	int fd, rc;
+	int fd, rc, pfd[2];
 
 	conn_reset(&c, dial(0));
 	if (c.sock == -1)
@@ -605,8 +675,13 @@ run_garbage(void)
 	} while (!conn_msg(&c, v, fd));
 	printf("id %d\n", c.id);
 	fflush(stdout);
-	if (send(c.sock, "garbage\n", 8, MSG_NOSIGNAL) != 8)
+	/* Bytes with a descriptor attached: the server must drop us and
+	 * must not keep the descriptor. */
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		die(2, "pipe: %s", strerror(errno));
+	if (scm_send(c.sock, opt.proto, 0x2165676162726167LL, pfd[0]) == -1)
 		die(2, "send: %s", strerror(errno));
+	close(pfd[0]);
 	alarm(opt.timeout > 0 ? (unsigned int)opt.timeout : 0);
 	signal(SIGALRM, SIG_DFL);
 	while ((rc = scm_recv(c.sock, opt.proto, &v, &fd)) == 1)
@@ -616,6 +691,13 @@ run_garbage(void)
 		die(2, "receive: %s", strerror(errno));
 	printf("dropped\n");
 	close(c.sock);
+	/* The read end went with the message; once the server has closed
+	 * it, the write end sees EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (write(pfd[1], "x", 1) != -1 || errno != EPIPE)
+		die(2, "the server kept the descriptor it was sent");
+	printf("fd closed\n");
+	close(pfd[1]);
 }
 
 /* A stand-in for syslogd: glibc's syslog(3) sends datagrams to /dev/log. */
@@ -656,7 +738,7 @@ parse_flags(int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "a:ej:ln:p:s:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:ej:ln:p:r:s:w:")) != -1) {
 		switch (ch) {
 		case 'a':
 			opt.abort_every = number(optarg, 1, UINT32_MAX, "-a");
@@ -675,6 +757,9 @@ parse_flags(int argc, char **argv)
 			break;
 		case 'p':
 			opt.sock_path = optarg;
+			break;
+		case 'r':
+			opt.rate = number(optarg, 1, 1000000, "-r");
 			break;
 		case 's':
 			opt.region_size = (int64_t)number(optarg, 0, LONG_MAX,
@@ -717,6 +802,8 @@ main(int argc, char **argv)
 		run_drain(count);
 	else if (strcmp(mode, "mute") == 0)
 		run_mute(count);
+	else if (strcmp(mode, "slow") == 0 && argc == 1)
+		run_slow();
 	else if (strcmp(mode, "garbage") == 0 && argc == 1)
 		run_garbage();
 	else if (strcmp(mode, "syslog") == 0 && argc == 2)

@@ -81,8 +81,9 @@ peer_table() {
 	run cli -n 2 info
 	[ "$status" -eq 0 ]
 	[ "${lines[1]}" = "id 2" ]
-	! grep -q disconnected "$SRV_LOG" || \
-	    [ "$(grep -c disconnected "$SRV_LOG")" -eq 1 ]
+	# Only that info client left.
+	wait_for "$SRV_LOG" "peer 2 disconnected"
+	[ "$(grep -c disconnected "$SRV_LOG")" -eq 1 ]
 	kill -0 "$SRV_PID"
 }
 

@@ -1,0 +1,213 @@
+#!/usr/bin/env bats
+# tests/server_hostile.bats - peers that misbehave, and many peers: one that
+# never reads, one that sends garbage, 10,000 connect/disconnect cycles
+# with a flat fd count and RSS, and thousands of concurrent peers that all
+# learn of each other.  The server must stay responsive throughout.
+
+load helpers
+
+setup() {
+	tm_setup
+	need_storm
+}
+teardown() { tm_teardown; }
+
+# responsive [CLIENT-ARGS]: a fresh client gets its greeting within 2 s.
+responsive() {
+	local t0 t1
+	t0=$(date +%s%N)
+	run cli -w 5 "$@" info
+	t1=$(date +%s%N)
+	if [ "$status" -ne 0 ] || [ "${lines[0]}" != "version 0" ]; then
+		echo "# server did not answer: status $status: $output" >&2
+		return 1
+	fi
+	if [ $(((t1 - t0) / 1000000)) -gt 2000 ]; then
+		echo "# server took $(((t1 - t0) / 1000000)) ms to answer" >&2
+		return 1
+	fi
+}
+
+# monitor NAME [CLIENT-ARGS]: a client printing connects and disconnects.
+monitor() {
+	local name=$1
+	shift
+	bg "$name" "$CLI" -p "$SOCK" -w 0 "$@" monitor
+	wait_for "$T/$name.out" '^ready$'
+}
+
+@test "a peer that never reads is dropped after -k 1 while others churn; the others are told" {
+	need_client
+	start_server -f "$REGION" -k 1
+	monitor m
+	bg mute "$STORM" -p "$SOCK" mute 1
+	wait_for "$T/mute.out" "connected 1"
+	wait_for "$T/m.out" "^connect 1 vector 0$"
+	# Each cycle queues two messages for the mute peer: its socket fills,
+	# then its queue grows until -k runs out.
+	run "$STORM" -p "$SOCK" -w 60 cycles 600
+	[ "$status" -eq 0 ]
+	wait_for "$SRV_LOG" "peer 1 disconnected \(not reading" 5
+	wait_for "$T/m.out" "^disconnect 1$"
+	responsive
+	# The monitor heard of every cycle: nothing was lost to the others.
+	[ "$(grep -c '^connect' "$T/m.out")" -ge 601 ]
+}
+
+@test "a peer that keeps reading, however slowly, is not dropped by -k 1 (it makes progress)" {
+	start_server -f "$REGION" -k 1
+	bg slow "$STORM" -p "$SOCK" -r 1000 -w 0 slow
+	local slow=$BG_PID
+	wait_for "$T/slow.out" "^id 0$"
+	# 1000 cycles a second queue 2000 messages a second for it while it
+	# reads 1000: its queue never empties for 3 s, but it never stops
+	# reading, and stays well under the queue bound.
+	run "$STORM" -p "$SOCK" -r 1000 -w 60 cycles 3000
+	[ "$status" -eq 0 ]
+	if grep -q "peer 0 disconnected" "$SRV_LOG"; then
+		grep "peer 0 disconnected" "$SRV_LOG" >&2
+		cat "$T/slow.err" >&2
+		false
+	fi
+	kill -0 "$slow"
+}
+
+@test "a peer that never reads is dropped when its queue passes the bound, even with a long -k" {
+	need_client
+	start_server -f "$REGION" -k 3600
+	monitor m
+	bg mute "$STORM" -p "$SOCK" mute 1
+	wait_for "$T/mute.out" "connected 1"
+	local base
+	base=$(fd_count "$SRV_PID")
+	run "$STORM" -p "$SOCK" -w 120 -j 4 cycles 5000
+	[ "$status" -eq 0 ]
+	wait_for "$SRV_LOG" "peer 1 disconnected \(not reading" 5
+	wait_for "$T/m.out" "^disconnect 1$"
+	responsive
+	# Its socket and eventfd are gone, and what was queued for it (the
+	# eventfds of peers that left) is released.
+	sleep 0.2
+	[ "$(fd_count "$SRV_PID")" -eq $((base - 2)) ]
+}
+
+@test "a peer that sends garbage (bytes and an fd) is dropped, its fd closed, the others told" {
+	need_client
+	start_server -f "$REGION"
+	monitor m
+	local base
+	base=$(fd_count "$SRV_PID")
+	run "$STORM" -p "$SOCK" -w 10 garbage
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "id 1" ]
+	[ "${lines[1]}" = dropped ]
+	[ "${lines[2]}" = "fd closed" ]
+	wait_for "$SRV_LOG" "peer 1 disconnected \(it sent data; peers must not\)"
+	wait_for "$T/m.out" "^disconnect 1$"
+	# Twenty more: no descriptor stays behind.
+	local i
+	for ((i = 0; i < 20; i++)); do
+		"$STORM" -p "$SOCK" -w 10 garbage >/dev/null
+	done
+	wait_count "$SRV_LOG" "sent data; peers must not" 21
+	[ "$(fd_count "$SRV_PID")" -eq "$base" ]
+	responsive
+}
+
+@test "a peer that hangs up in the middle of its greeting harms nobody" {
+	need_client
+	start_server -f "$REGION" -n 8
+	monitor m -n 8
+	# Every second connection closes before reading anything.
+	run "$STORM" -p "$SOCK" -n 8 -w 60 -j 8 -a 2 -e cycles 2000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	responsive -n 8
+	sleep 0.2
+	# Every peer the monitor was told of, it was told had left.
+	local joined
+	joined=$(grep -c '^connect .* vector 0$' "$T/m.out")
+	[ "$joined" -ge 1000 ]
+	wait_count "$T/m.out" '^disconnect' "$joined"
+	[ "$(grep -c '^disconnect' "$T/m.out")" -eq "$joined" ]
+	[ "$(grep -c '^connect' "$T/m.out")" -eq $((joined * 8)) ]
+}
+
+# storm_cycles N ARGS...: N cycles with peerstorm; fails on any error.
+storm_cycles() {
+	local n=$1
+	shift
+	run "$STORM" -p "$SOCK" -w 300 -s 4194304 "$@" cycles "$n"
+	if [ "$status" -ne 0 ]; then
+		echo "# peerstorm: $output" >&2
+		return 1
+	fi
+	echo "# $output" >&3
+}
+
+@test "10,000 connect/disconnect cycles: server responsive, fd count and RSS flat" {
+	need_client
+	start_server -f "$REGION" -m 4M
+	# Warm-up: allocator arenas and the peer table reach their size.
+	storm_cycles 2000 -j 8
+	local fd0 rss0 fd1 rss1 tol
+	fd0=$(fd_count "$SRV_PID")
+	rss0=$(rss_kb "$SRV_PID")
+	storm_cycles 10000
+	storm_cycles 10000 -j 16 -a 3 -e
+	responsive
+	fd1=$(fd_count "$SRV_PID")
+	rss1=$(rss_kb "$SRV_PID")
+	# ASan keeps freed memory in quarantine for a while.
+	tol=512
+	[ "$TM_FLAVOUR" = asan ] && tol=8192
+	echo "# fds $fd0 -> $fd1, RSS $rss0 -> $rss1 KiB (tolerance $tol KiB)" >&3
+	[ "$fd1" -eq "$fd0" ]
+	[ "$rss1" -le $((rss0 + tol)) ]
+	grep -q "peer 0 connected" "$SRV_LOG"
+}
+
+# Each of N peers learns of the N-1 others: N*(N-1) fd passes (-n 1).  The
+# full 10,000 is 100 M passes, several minutes on two cores; the default
+# count and the reason are in the test's name.
+if [ -n "${TM_STORM_PEERS:-}" ]; then
+	STORM_PEERS=$TM_STORM_PEERS
+	STORM_WHY="TM_STORM_PEERS"
+elif [ "$TM_FLAVOUR" = asan ]; then
+	STORM_PEERS=1000
+	STORM_WHY="asan flavour; TM_STORM_PEERS=10000 for the full run"
+else
+	STORM_PEERS=3000
+	STORM_WHY="9 M fd passes; TM_STORM_PEERS=10000 for the full 100 M"
+fi
+
+@test "$STORM_PEERS concurrent peers ($STORM_WHY): distinct IDs, everyone knows everyone, server responsive" {
+	need_client
+	start_server -f "$REGION" -m 4M
+	local t0
+	t0=$(date +%s)
+	bg hold "$STORM" -p "$SOCK" -w 1800 hold "$STORM_PEERS"
+	local hold=$BG_PID
+	wait_while "$hold" "$T/hold.out" "^held " 1800 || {
+		grep -m3 "disconnected" "$SRV_LOG" | sed 's/^/# /' >&2
+		false
+	}
+	cat "$T/hold.out" | sed 's/^/# /' >&3
+	grep -q "^held $STORM_PEERS ids 0-$((STORM_PEERS - 1)) " "$T/hold.out"
+	# While they are all connected, a newcomer is served at once...
+	responsive
+	[ "${lines[1]}" = "id $STORM_PEERS" ]
+	[ "$(grep -c '^peer ' <<<"$output")" -eq "$STORM_PEERS" ]
+	grep -q "peer $((STORM_PEERS - 1)) connected" "$SRV_LOG"
+	! grep -q "disconnected (not reading" "$SRV_LOG"
+	# ...and the table is right.
+	kill -USR1 "$SRV_PID"
+	wait_for "$SRV_LOG" "$STORM_PEERS peers on $SOCK"
+	kill "$hold"
+	wait_gone "$hold" 60
+	grep -q "^closed $STORM_PEERS" "$T/hold.out"
+	wait_count "$SRV_LOG" "disconnected" $((STORM_PEERS + 1)) 120
+	responsive
+	echo "# total $(( $(date +%s) - t0 )) s" >&3
+}
