@@ -111,6 +111,16 @@ wait_count() {
 	return 1
 }
 
+# absent ERE FILE: no line of FILE matches.  (A bare "! grep" is no
+# assertion: set -e ignores negated commands.)
+absent() {
+	if grep -Eq -- "$1" "$2"; then
+		echo "# $2 has what it must not ('$1'):" >&2
+		grep -E -- "$1" "$2" | head -n5 | sed 's/^/#   /' >&2
+		return 1
+	fi
+}
+
 # wait_gone PID [SECONDS]: until the process has exited.
 wait_gone() {
 	local pid=$1 secs=${2:-10} i

@@ -165,7 +165,7 @@ peer_table() {
 	[ "$status" -eq 1 ]
 	[[ $output == *"pidfile $T/no/such/dir/pid"* ]]
 	sleep 0.2
-	! pgrep -f "$SOCK" >/dev/null
+	if pgrep -f "$SOCK" >/dev/null; then false; fi
 }
 
 @test "SO_PEERCRED: each peer's pid, uid and gid are logged" {
@@ -186,7 +186,7 @@ peer_table() {
 	run cli -w 5 info
 	[ "$status" -eq 2 ]
 	wait_for "$SRV_LOG" "refused a peer \(pid [0-9]+, uid 0, gid 0\): not in the allow-list"
-	! grep -q "connected" "$SRV_LOG"
+	absent "connected" "$SRV_LOG"
 	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CLI" \
 	    -p "$SOCK" info
 	[ "$status" -eq 0 ]

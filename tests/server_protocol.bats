@@ -221,7 +221,7 @@ id_of() {
 	run cli -n 3 ring 0 1 3
 	[ "$output" = "rang 0 1" ]
 	sleep 0.3
-	! grep -q "rung 2" "$T/b.out"
+	absent "rung 2" "$T/b.out"
 	run cli -n 3 ring 0 2
 	[ "$output" = "rang 0 2" ]
 	wait_for "$T/b.out" '^rung 2 1$'

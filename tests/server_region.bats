@@ -245,7 +245,7 @@ random_region() {
 	stop_server
 	fallocate -l 4194304 "$REGION"
 	start_server -f "$REGION"
-	! grep -q sparse "$SRV_LOG"
+	absent sparse "$SRV_LOG"
 }
 
 @test "-r reserves the blocks of an existing sparse file and keeps its data" {
@@ -255,7 +255,7 @@ random_region() {
 	start_server -f "$REGION" -r
 	[ "$(allocated "$REGION")" -ge 4194304 ]
 	grep -q "reserved all 4194304 bytes of $REGION" "$SRV_LOG"
-	! grep -q "is sparse" "$SRV_LOG"
+	absent "is sparse" "$SRV_LOG"
 	[ "$(dd if="$REGION" bs=1 skip=3000000 count=7 status=none)" = "keep me" ]
 	[ "$(stat -c %s "$REGION")" -eq 4194304 ]
 }
