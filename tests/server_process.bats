@@ -13,6 +13,9 @@ teardown() { tm_teardown; }
 # server itself, STRACE_PID the tracer.
 start_traced_server() {
 	command -v strace >/dev/null || skip "strace not installed"
+	# LeakSanitizer cannot run under ptrace; the other tests check leaks.
+	[ "$TM_FLAVOUR" = asan ] &&
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	SRV_N=$((SRV_N + 1))
 	SRV_LOG=$T/server.$SRV_N.log
 	strace -f -qq -e trace=fdatasync,fsync,exit_group -o "$T/strace" \
