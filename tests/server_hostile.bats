@@ -134,6 +134,31 @@ monitor() {
 	[ "$(grep -c '^connect' "$T/m.out")" -eq $((joined * 8)) ]
 }
 
+@test "past the last ID (65535) a newcomer is refused cleanly; IDs come back when the QEMU-like witness leaves" {
+	need_client
+	start_server -f "$REGION"
+	# peerstorm counts as a QEMU (a "witness"): while it is up, IDs freed
+	# after it joined are held back, so 65535 cycles use up every ID.
+	bg stay "$STORM" -p "$SOCK" -w 0 drain 1
+	local stay=$BG_PID
+	wait_for "$T/stay.out" "connected 1"
+	run "$STORM" -p "$SOCK" -w 300 cycles 65536
+	[ "$status" -eq 2 ]
+	[[ $output == *"server hung up before the greeting was complete (cycle 65536)"* ]]
+	grep -q "peer 65535 connected" "$SRV_LOG"
+	wait_for "$SRV_LOG" "refused a peer .*: no reusable ID"
+	run cli -w 5 info
+	[ "$status" -eq 2 ]
+	# The server is fine, and with the witness gone the IDs are free.
+	kill "$stay"
+	wait_gone "$stay"
+	wait_for "$SRV_LOG" "peer 0 disconnected"
+	run cli -w 5 info
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "id 0" ]
+	grep -q "^closed 1 refused 0" "$T/stay.out"
+}
+
 # storm_cycles N ARGS...: N cycles with peerstorm; fails on any error.
 storm_cycles() {
 	local n=$1
