@@ -8,6 +8,7 @@
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ int
 nic_port_open(struct nic_port *p, const struct nic_opts *o, int timeout_ms,
     char *err, size_t len)
 {
+	struct pollfd pfd = { .events = POLLIN };
+
 	memset(p, 0, sizeof(*p));
 	p->iv.sock = p->iv.region_fd = -1;
 	p->dev.reg_fd = p->dev.mem_fd = -1;
@@ -40,6 +43,12 @@ nic_port_open(struct nic_port *p, const struct nic_opts *o, int timeout_ms,
 	}
 	if (ivpeer_connect(&p->iv, o->sock, SCM_PROTO_V0, o->nvec,
 	    timeout_ms, err, len) == -1)
+		return -1;
+	pfd.fd = p->iv.sock;
+	/* A server with more vectors than our -n sends the rest of ours
+	 * right after the handshake: refuse now, not with a warning later. */
+	if (poll(&pfd, 1, 50) == 1 &&
+	    ivpeer_pump(&p->iv, NULL, NULL, err, len) == -1)
 		return -1;
 	p->server_up = 1;
 	p->id = (uint32_t)p->iv.id;
