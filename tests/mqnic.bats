@@ -438,6 +438,18 @@ u32_at() {
 	[[ $output == "slot 0 free "* ]]
 }
 
+@test "-n must match the server's vectors: a mismatch is one line at start-up" {
+	start_server -f "$REGION" -m 8M -n 2
+	"$RING" format "$REGION" -s 1 >/dev/null
+	run timeout 30 ip netns exec "$NS" "$NIC" -p "$SOCK" --mac $MAC
+	[ "$status" -eq 1 ]
+	[ "$output" = "mqnic: error: server sent peer 0 more than 1 vectors; does its -n match ours?" ]
+	! in_ns ip link show mq0 2>/dev/null
+	nic nic --mac $MAC -n 2
+	run slot_line 0
+	[[ $output == "slot 0 claimed nic init peer "*" vec 0 mac $MAC "* ]]
+}
+
 @test "mqnic waits for the area to be formatted, and gives up after -w" {
 	start_server -f "$REGION" -m 8M
 	bg nic ip netns exec "$NS" "$NIC" -p "$SOCK" --mac $MAC -w 30
