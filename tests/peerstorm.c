@@ -442,18 +442,14 @@ hold_complete(const struct conn *c, unsigned long count, int *synced_now)
 {
 	uint64_t want = (uint64_t)(count - 1) * opt.vectors;
 	unsigned long i;
+	int known = 1;
 
 	*synced_now = 1;
-	for (i = 0; i < count; i++) {
-		if (c[i].sock == -1 || c[i].own < opt.vectors) {
-			*synced_now = 0;
-			return 0;
-		}
+	for (i = 0; i < count && *synced_now; i++) {
+		*synced_now = c[i].sock != -1 && c[i].own == opt.vectors;
+		known &= c[i].peer_msgs >= want;
 	}
-	for (i = 0; i < count; i++)
-		if (c[i].peer_msgs < want)
-			return 0;
-	return 1;
+	return *synced_now && known;
 }
 
 /* Every ID distinct, every peer told of every other peer exactly once. */
@@ -599,20 +595,13 @@ static void
 run_mute(unsigned long count)
 {
 	unsigned long i;
-	int *socks;
 
-	if ((socks = calloc(count, sizeof(*socks))) == NULL)
-		die(2, "out of memory");
 	for (i = 0; i < count; i++)
-		if ((socks[i] = dial(0)) == -1)
+		if (dial(0) == -1)	/* left open until exit */
 			die(2, "connect %s: backlog full", opt.sock_path);
 	printf("connected %lu\n", count);
-	fflush(stdout);
 	while (!stop)
 		pause();
-	for (i = 0; i < count; i++)
-		close(socks[i]);
-	free(socks);
 }
 
 /* Wait up to 200 ms for input; 0 if none (or a signal came). */
@@ -624,6 +613,23 @@ readable(int sock)
 	return poll(&pfd, 1, 200) > 0;
 }
 
+/* One blocking peer, read up to its own vectors; prints its ID. */
+static void
+sync_one(struct conn *c)
+{
+	int64_t v;
+	int fd, sock;
+
+	if ((sock = dial(0)) == -1)
+		die(2, "connect %s: backlog full", opt.sock_path);
+	conn_reset(c, sock);
+	do {
+		if (scm_recv(c->sock, opt.proto, &v, &fd) != 1)
+			die(2, "server hung up before the greeting was done");
+	} while (!conn_msg(c, v, fd));
+	printf("id %d\n", c->id);
+}
+
 /* slow: a peer that keeps reading, at -r messages a second. */
 static void
 run_slow(void)
@@ -633,13 +639,7 @@ run_slow(void)
 	int64_t v;
 	int fd, rc;
 
-	conn_reset(&c, dial(0));
-	do {
-		rc = scm_recv(c.sock, opt.proto, &v, &fd);
-		if (rc != 1)
-			die(2, "server hung up before the greeting was done");
-	} while (!conn_msg(&c, v, fd));
-	printf("id %d\n", c.id);
+	sync_one(&c);
 	t_start = now();
 	while (!stop) {
 		pace(got + 1);
@@ -665,16 +665,7 @@ run_garbage(void)
 	int64_t v;
 	int fd, rc, pfd[2];
 
-	conn_reset(&c, dial(0));
-	if (c.sock == -1)
-		die(2, "connect %s: backlog full", opt.sock_path);
-	do {
-		rc = scm_recv(c.sock, opt.proto, &v, &fd);
-		if (rc != 1)
-			die(2, "server hung up before the greeting was done");
-	} while (!conn_msg(&c, v, fd));
-	printf("id %d\n", c.id);
-	fflush(stdout);
+	sync_one(&c);
 	/* Bytes with a descriptor attached: the server must drop us and
 	 * must not keep the descriptor. */
 	if (pipe2(pfd, O_CLOEXEC) == -1)
