@@ -47,6 +47,18 @@ in_ns() {
 	ip netns exec "$NS" "$@"
 }
 
+# no_link IF [host]: no interface IF in $NS (or in the host's namespace).
+# A function, not "! cmd": bash's errexit never fails on a "!" command.
+no_link() {
+	local out
+	if [ "${2:-}" = host ]; then
+		out=$(ip -o link show "$1" 2>/dev/null) || true
+	else
+		out=$(in_ns ip -o link show "$1" 2>/dev/null) || true
+	fi
+	[ -z "$out" ] || { echo "# interface $1 exists: $out" >&2; return 1; }
+}
+
 # region SLOTS [nic_ring format options]: a server on a 8 MiB file region
 # and a formatted NIC area.
 region() {
@@ -195,7 +207,7 @@ u32_at() {
 	wait_sysnet mq0 operstate down
 	[ "$(sysnet mq0 carrier)" = 0 ]
 	# Not in the host's namespace.
-	! ip link show mq0 2>/dev/null
+	no_link mq0 host
 	bridge -p "$SOCK"
 	wait_for "$T/nic.err" "link up: slot 0 served by bridge peer"
 	[ "$(sysnet mq0 carrier)" = 1 ]
@@ -244,7 +256,7 @@ u32_at() {
 	[[ $output == "mqnic: error: MAC $MAC is live in slot 0 (peer "*"); give another --mac, or stop the NIC that has it" ]]
 	run slot_line 1
 	[[ $output == "slot 1 free "* ]]
-	! in_ns ip link show other 2>/dev/null
+	no_link other
 	# The first one is untouched, and another MAC takes slot 1.
 	kill -0 "$NIC_PID"
 	nic nic2 --mac $MAC2
@@ -274,9 +286,9 @@ u32_at() {
 		[ "$st" -eq 0 ]
 		run slot_line 0
 		[[ $output == "slot 0 free nic reset "* ]]
-		! in_ns ip link show mq0 2>/dev/null
+		no_link mq0
 		grep -q "stopping on" "$T/nic.$sig.err"
-		! grep -q "error" "$T/nic.$sig.err"
+		absent error "$T/nic.$sig.err"
 	done
 }
 
@@ -444,7 +456,7 @@ u32_at() {
 	run timeout 30 ip netns exec "$NS" "$NIC" -p "$SOCK" --mac $MAC
 	[ "$status" -eq 1 ]
 	[ "$output" = "mqnic: error: server sent peer 0 more than 1 vectors; does its -n match ours?" ]
-	! in_ns ip link show mq0 2>/dev/null
+	no_link mq0
 	nic nic --mac $MAC -n 2
 	run slot_line 0
 	[[ $output == "slot 0 claimed nic init peer "*" vec 0 mac $MAC "* ]]
