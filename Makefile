@@ -56,6 +56,10 @@ $(O):
 check:
 	bash tests/run
 
+# The README's run command: server and bridge in the foreground.
+run: all
+	bash scripts/run-system
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
@@ -63,4 +67,4 @@ install: all
 clean:
 	rm -rf build *.o tm_ivshmem_server tm_ivshmem_client $(CLEAN_EXTRA)
 
-.PHONY: all check install clean test-progs
+.PHONY: all check install clean test-progs run
