@@ -71,6 +71,15 @@ listen_clear_path(const struct sockaddr_un *sun)
 	log_info("removed the stale socket %s", sun->sun_path);
 }
 
+void
+listen_check(const char *path)
+{
+	struct sockaddr_un sun;
+
+	listen_addr(path, &sun);
+	listen_clear_path(&sun);
+}
+
 int
 listen_unix(const char *path, unsigned int mode, uid_t owner, gid_t group)
 {

@@ -13,6 +13,12 @@
 #define LISTEN_DEFAULT_MODE	0660
 
 /*
+ * Refuse now what listen_unix() would refuse: a path too long, not a
+ * socket, or a live server's socket.  A stale socket is removed.
+ */
+void	listen_check(const char *path);
+
+/*
  * Bind and listen on path, replacing a stale socket file but never a live
  * server's socket or a file that is not a socket.  owner/group of -1 leave
  * them alone.  Returns the listening fd; exits with a message on error.

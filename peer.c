@@ -76,7 +76,7 @@ peer_pick_id(const struct peer_table *t, uint64_t ident, int *held)
 	return pick;
 }
 
-/* FNV-1a: stable across runs, so old IDs survive a server restart too. */
+/* FNV-1a over uid and command line: the same process comes back the same. */
 static uint64_t
 fnv1a(uint64_t h, const void *p, size_t len)
 {

@@ -54,9 +54,10 @@ struct peer {
 	size_t		 qoff;		/* bytes of the head already sent */
 	int64_t		 stuck_ms;	/* when output last blocked, 0 = not */
 	int		 want_out;	/* EPOLLOUT registered */
+	int		 retry;		/* kernel refused our fds: retry later */
 	int		 dirty;		/* queued output not yet flushed */
 	int		 doomed;	/* drop at the next reap */
-	const char	*why;		/* why it is doomed */
+	char		 why[96];	/* why it is doomed */
 	size_t		 live_idx;
 };
 

@@ -60,6 +60,21 @@ proc_raise_nofile(void)
 
 
 void
+proc_check_pidfile(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (path[0] == '\0')
+		return;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (access(dir, W_OK) == -1)
+		fatal("cannot write the pidfile %s: %s: %s; choose another -P",
+		    path, dir, strerror(errno));
+}
+
+void
 proc_write_pidfile(const char *path, uid_t uid, gid_t gid)
 {
 	FILE *f;

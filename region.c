@@ -210,7 +210,15 @@ region_open(struct region *r, const struct region_opts *o)
 			fatal("cannot open %s for reading and writing: %s; run "
 			    "as a user that may write it, or fix its owner "
 			    "and mode", r->name, strerror(errno));
-		fatal("cannot open %s: %s", r->name, strerror(errno));
+		if (errno == EISDIR)
+			fatal("%s is a directory; give -f a file path such as "
+			    "%s/region", r->name, r->name);
+		if (errno == ENOENT || errno == ENOTDIR)
+			fatal("cannot create %s: %s; create its directory "
+			    "first or choose another path", r->name,
+			    strerror(errno));
+		fatal("cannot open %s: %s; check the path and its "
+		    "filesystem", r->name, strerror(errno));
 	}
 	if (flock(r->fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EWOULDBLOCK)

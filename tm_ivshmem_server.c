@@ -115,7 +115,8 @@ setup(int argc, char **argv)
 	log_init(argv[0], o->verbosity, 0);
 	proc_raise_nofile();
 	srv.sigfd = signals_fd();
-	region_open(&srv.region, &o->region);
+	/* Every check that can fail comes before the region is created, so
+	 * a refused start leaves nothing behind. */
 	proc_absolute_path(o->sock_path, srv.sock_path, sizeof(srv.sock_path));
 	if (o->pidfile != NULL || o->daemonize)
 		proc_absolute_path(o->pidfile != NULL ? o->pidfile : srv.sock_path,
@@ -134,6 +135,9 @@ setup(int argc, char **argv)
 		uid = run_uid;
 		gid = run_gid;
 	}
+	proc_check_pidfile(srv.pidfile);
+	listen_check(srv.sock_path);
+	region_open(&srv.region, &o->region);
 	srv.listen_fd = listen_unix(srv.sock_path, o->sock_mode, uid, gid);
 	if (o->daemonize)
 		ready_fd = proc_daemonize();
@@ -177,7 +181,7 @@ doom(struct peer *p, const char *why)
 {
 	if (!p->doomed) {
 		p->doomed = 1;
-		p->why = why;
+		snprintf(p->why, sizeof(p->why), "%s", why);
 		idlist_push(&srv.doomed, p->id);
 	}
 }
@@ -186,22 +190,37 @@ doom(struct peer *p, const char *why)
 static void
 flush_peer(struct peer *p)
 {
+	size_t qlen = p->qlen, qoff = p->qoff;
+	char why[96];
 	int rc;
 
 	if (p->doomed)
 		return;
 	rc = peer_flush(p, srv.opt.proto);
-	if (rc == -1) {
+	if (rc == -1 && errno == ETOOMANYREFS) {
+		/*
+		 * Too many of our descriptors are in flight to peers that
+		 * have not read them yet (the nofile limit of a non-root
+		 * server).  The socket is writable, so EPOLLOUT would spin:
+		 * retry from the once-a-second scan instead.
+		 */
+		rc = 0;
+		p->retry = 1;
+	} else if (rc == -1) {
+		snprintf(why, sizeof(why), "send error: %s", strerror(errno));
 		doom(p, errno == EPIPE || errno == ECONNRESET ?
-		    "hung up" : "send error");
+		    "hung up" : why);
 		return;
 	}
+	/* -k measures time without progress, not time with a backlog. */
+	if (p->qlen != qlen || p->qoff != qoff)
+		p->stuck_ms = 0;
 	if (rc == 0 && p->stuck_ms == 0)
 		p->stuck_ms = now_ms();
 	if (rc == 1)
-		p->stuck_ms = 0;
-	if ((rc == 0) != p->want_out) {
-		p->want_out = rc == 0;
+		p->retry = 0;
+	if ((rc == 0 && !p->retry) != p->want_out) {
+		p->want_out = rc == 0 && !p->retry;
 		epoll_set(EPOLL_CTL_MOD, p->sock,
 		    EPOLLIN | EPOLLRDHUP | (p->want_out ? EPOLLOUT : 0), p);
 	}
@@ -394,6 +413,7 @@ flush_dirty(void)
 	srv.dirty.n = 0;
 }
 
+/* Once a second: drop peers stuck past -k, retry ones held by the kernel. */
 static void
 scan_stalled(void)
 {
@@ -408,6 +428,10 @@ scan_stalled(void)
 		p = srv.table.live[i];
 		if (p->stuck_ms != 0 && now - p->stuck_ms >= srv.opt.stall_ms)
 			doom(p, "not reading its messages");
+		else if (p->retry && !p->dirty) {
+			p->dirty = 1;
+			idlist_push(&srv.dirty, p->id);
+		}
 	}
 }
 
@@ -463,7 +487,7 @@ handle_peer(struct peer *p, uint32_t events)
 	if (n == -1 && errno == EAGAIN)
 		return;
 	doom(p, n > 0 ? "it sent data; peers must not" :
-	    n == 0 ? "hung up" : "receive error");
+	    n == 0 || errno == ECONNRESET ? "hung up" : "receive error");
 }
 
 static void
