@@ -20,7 +20,8 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 ALL_CFLAGS = $(WARN) $(CFLAGS) -I.
 
-COMMON_OBJS = $(O)/send_scm.o $(O)/log.o $(O)/parse.o
+COMMON_SRCS = send_scm.c log.c parse.c sigfd.c
+COMMON_OBJS = $(patsubst %.c,$(O)/%.o,$(COMMON_SRCS))
 SERVER_OBJS = $(O)/tm_ivshmem_server.o $(O)/region.o $(O)/peer.o \
 	      $(O)/listen.o $(O)/options.o $(O)/proc.o $(COMMON_OBJS)
 CLIENT_OBJS = $(O)/tm_ivshmem_client.o $(O)/client_io.o $(COMMON_OBJS)

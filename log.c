@@ -84,3 +84,14 @@ fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+int
+errbuf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}

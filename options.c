@@ -61,10 +61,13 @@ usage(FILE *f)
 "Signals: TERM or INT flush the region and exit; HUP or USR1 log the peers.\n");
 }
 
+/* "-m", for the shared bad-value message. */
 static void
 bad_value(int opt, const char *arg, const char *why, const char *fix)
 {
-	fatal("-%c %s: %s; %s", opt, arg, why, fix);
+	char name[3] = { '-', (char)opt, '\0' };
+
+	parse_opt_fail(name, arg, why, fix);
 }
 
 static uid_t
@@ -134,16 +137,9 @@ parse_size_opt(const char *arg, struct options *o)
 static uint64_t
 parse_num_opt(int opt, const char *arg, uint64_t min, uint64_t max)
 {
-	const char *why;
-	char fix[64];
-	uint64_t v;
+	char name[3] = { '-', (char)opt, '\0' };
 
-	if (parse_u64(arg, min, max, &v, &why) == -1) {
-		snprintf(fix, sizeof(fix), "give a number from %" PRIu64
-		    " to %" PRIu64, min, max);
-		bad_value(opt, arg, why, fix);
-	}
-	return v;
+	return parse_opt_u64(name, arg, min, max);
 }
 
 static unsigned int

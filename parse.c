@@ -4,11 +4,14 @@
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "parse.h"
 
 int
@@ -128,4 +131,26 @@ parse_mode(const char *s, unsigned int *out, const char **why)
 	}
 	*out = (unsigned int)v;
 	return 0;
+}
+
+void
+parse_opt_fail(const char *opt, const char *arg, const char *why,
+    const char *fix)
+{
+	fatal("%s %s: %s; %s", opt, arg, why, fix);
+}
+
+uint64_t
+parse_opt_u64(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	const char *why;
+	char fix[64];
+	uint64_t v;
+
+	if (parse_u64(arg, min, max, &v, &why) == -1) {
+		snprintf(fix, sizeof(fix), "give a number from %" PRIu64
+		    " to %" PRIu64, min, max);
+		parse_opt_fail(opt, arg, why, fix);
+	}
+	return v;
 }

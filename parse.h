@@ -22,6 +22,12 @@ int	parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	    const char **why);
 /* An octal file mode such as 0660, at most 07777. */
 int	parse_mode(const char *s, unsigned int *out, const char **why);
+/* Exit with "OPT ARG: why; fix", the one shape of a bad-value message. */
+void	parse_opt_fail(const char *opt, const char *arg, const char *why,
+	    const char *fix) __attribute__((noreturn));
+/* parse_u64() for an option value, or exit naming the range. */
+uint64_t parse_opt_u64(const char *opt, const char *arg, uint64_t min,
+	    uint64_t max);
 /* Power of two, non-zero. */
 int	is_pow2(uint64_t v);
 

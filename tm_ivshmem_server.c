@@ -32,6 +32,7 @@
 #include "peer.h"
 #include "proc.h"
 #include "region.h"
+#include "sigfd.h"
 #include "send_scm.h"
 
 #define ACCEPT_BURST	64	/* connections taken per wakeup */
@@ -81,26 +82,6 @@ epoll_set(int op, int fd, uint32_t events, void *ptr)
 		fatal("epoll_ctl: %s", strerror(errno));
 }
 
-static int
-signals_fd(void)
-{
-	sigset_t set;
-	int fd;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		fatal("sigprocmask: %s", strerror(errno));
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd == -1)
-		fatal("signalfd: %s", strerror(errno));
-	return fd;
-}
-
 static void
 setup(int argc, char **argv)
 {
@@ -114,7 +95,7 @@ setup(int argc, char **argv)
 	options_parse(argc, argv, o);
 	log_init(argv[0], o->verbosity, 0);
 	proc_raise_nofile();
-	srv.sigfd = signals_fd();
+	srv.sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
 	/* Every check that can fail comes before the region is created, so
 	 * a refused start leaves nothing behind. */
 	proc_absolute_path(o->sock_path, srv.sock_path, sizeof(srv.sock_path));

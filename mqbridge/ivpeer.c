@@ -22,17 +22,7 @@
 #include <unistd.h>
 
 #include "mqbridge/ivpeer.h"
-
-static int
-say(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#include "log.h"
 
 static int64_t
 now_ms(void)
@@ -71,14 +61,14 @@ open_socket(const char *path, char *err, size_t len)
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
-		return say(err, len, "socket path %s is too long", path);
+		return errbuf(err, len, "socket path %s is too long", path);
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1)
-		return say(err, len, "socket: %s", strerror(errno));
+		return errbuf(err, len, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		close(fd);
-		return say(err, len, "cannot connect to %s: %s; is "
+		return errbuf(err, len, "cannot connect to %s: %s; is "
 		    "tm_ivshmem_server running there?", path, strerror(errno));
 	}
 	return fd;
@@ -95,7 +85,7 @@ take_msg(struct ivpeer *p, int64_t v, int fd, ivpeer_cb *cb, void *arg,
 	if (v < 0 || v >= IVPEER_IDS) {
 		if (fd != -1)
 			close(fd);
-		return say(err, len, "server sent peer ID %lld, outside "
+		return errbuf(err, len, "server sent peer ID %lld, outside "
 		    "0..65535", (long long)v);
 	}
 	id = (int)v;
@@ -109,7 +99,7 @@ take_msg(struct ivpeer *p, int64_t v, int fd, ivpeer_cb *cb, void *arg,
 	}
 	if (p->nfds[id] >= p->nvec) {
 		close(fd);
-		return say(err, len, "server sent peer %d more than %u "
+		return errbuf(err, len, "server sent peer %d more than %u "
 		    "vectors; does its -n match ours?", id, p->nvec);
 	}
 	p->vfd[(size_t)id * p->nvec + p->nfds[id]++] = fd;
@@ -132,30 +122,30 @@ handshake(struct ivpeer *p, int64_t deadline, char *err, size_t len)
 		if (rc == 1 && fd != -1)
 			close(fd);
 		if (rc != 1 || v != SCM_PROTOCOL_VERSION)
-			return say(err, len, "server sent no version 0 "
+			return errbuf(err, len, "server sent no version 0 "
 			    "message; is it running with -l (pre-2.5)?");
 	}
 	rc = recv_by(p, deadline, &v, &fd);
 	if (rc == 1 && fd != -1)
 		close(fd);
 	if (rc != 1 || v < 0 || v >= IVPEER_IDS)
-		return say(err, len, "server sent no valid ID (refused: "
+		return errbuf(err, len, "server sent no valid ID (refused: "
 		    "full or not allowed?)");
 	p->id = (int)v;
 	rc = recv_by(p, deadline, &v, &fd);
 	if (rc != 1 || v != -1 || fd == -1) {
 		if (rc == 1 && fd != -1)
 			close(fd);
-		return say(err, len, "server sent no region descriptor");
+		return errbuf(err, len, "server sent no region descriptor");
 	}
 	p->region_fd = fd;
 	if (fstat(fd, &st) == -1)
-		return say(err, len, "fstat region: %s", strerror(errno));
+		return errbuf(err, len, "fstat region: %s", strerror(errno));
 	p->size = (uint64_t)st.st_size;
 	while (p->nfds[p->id] < p->nvec) {
 		rc = recv_by(p, deadline, &v, &fd);
 		if (rc != 1)
-			return say(err, len, "server %s before sending our "
+			return errbuf(err, len, "server %s before sending our "
 			    "%u vectors; does -n match the server's?",
 			    rc == 0 ? "hung up" : "went quiet", p->nvec);
 		if (take_msg(p, v, fd, NULL, NULL, err, len) == -1)
@@ -173,11 +163,11 @@ ivpeer_connect(struct ivpeer *p, const char *path, enum scm_proto proto,
 	p->proto = proto;
 	p->nvec = nvec;
 	if (nvec == 0 || nvec > IVPEER_VECTORS_MAX)
-		return say(err, len, "%u vectors: give 1 to 64", nvec);
+		return errbuf(err, len, "%u vectors: give 1 to 64", nvec);
 	p->nfds = calloc(IVPEER_IDS, 1);
 	p->vfd = calloc((size_t)IVPEER_IDS * nvec, sizeof(int));
 	if (p->nfds == NULL || p->vfd == NULL)
-		return say(err, len, "out of memory");
+		return errbuf(err, len, "out of memory");
 	if ((p->sock = open_socket(path, err, len)) == -1)
 		return -1;
 	return handshake(p, now_ms() + timeout_ms, err, len);
@@ -193,19 +183,19 @@ ivpeer_pump(struct ivpeer *p, ivpeer_cb *cb, void *arg, char *err,
 
 	for (;;) {
 		if (ioctl(p->sock, FIONREAD, &avail) == -1)
-			return say(err, len, "FIONREAD: %s", strerror(errno));
+			return errbuf(err, len, "FIONREAD: %s", strerror(errno));
 		if (avail < (int)msg) {
 			struct pollfd pfd = { .fd = p->sock };
 
 			/* Only a hang-up is worth a look without data. */
 			if (poll(&pfd, 1, 0) == 1 &&
 			    (pfd.revents & (POLLHUP | POLLERR)) && avail == 0)
-				return say(err, len, "server hung up");
+				return errbuf(err, len, "server hung up");
 			return 0;
 		}
 		rc = scm_recv(p->sock, p->proto, &v, &fd);
 		if (rc != 1)
-			return say(err, len, "server %s", rc == 0 ?
+			return errbuf(err, len, "server %s", rc == 0 ?
 			    "hung up" : strerror(errno));
 		if (take_msg(p, v, fd, cb, arg, err, len) == -1)
 			return -1;

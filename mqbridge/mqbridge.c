@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mqbridge/bridge_core.h"
 #include "parse.h"
+#include "sigfd.h"
 
 static const char usage_text[] =
 "usage: mqbridge [-hv] -p SOCKET [-p SOCKET ...] [-n VECTORS] [--slots N]\n"
@@ -97,18 +98,6 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static uint64_t
-num(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-	const char *why;
-	uint64_t v;
-
-	if (parse_u64(s, min, max, &v, &why) == -1)
-		fatal("%s %s: %s; give %llu to %llu", opt, s, why,
-		    (unsigned long long)min, (unsigned long long)max);
-	return v;
-}
-
 static void
 add_socket(struct bridge_opts *o, const char *path)
 {
@@ -134,18 +123,19 @@ opt_value(struct bridge_opts *o, int ch, const char *arg)
 
 	switch (ch) {
 	case 'n':
-		o->nvec = (unsigned int)num("-n", arg, 1, RING_VECTORS_MAX);
+		o->nvec = (unsigned int)parse_opt_u64("-n", arg, 1,
+		    RING_VECTORS_MAX);
 		break;
 	case OPT_SLOTS:
-		o->params.slot_count = (uint32_t)num("--slots", arg, 1,
-		    RING_SLOTS_MAX);
+		o->params.slot_count = (uint32_t)parse_opt_u64("--slots", arg,
+		    1, RING_SLOTS_MAX);
 		break;
 	case OPT_MTU:
-		o->params.mtu = (uint32_t)num("--mtu", arg, RING_MTU_MIN,
-		    RING_MTU_MAX);
+		o->params.mtu = (uint32_t)parse_opt_u64("--mtu", arg,
+		    RING_MTU_MIN, RING_MTU_MAX);
 		break;
 	case OPT_RING:
-		v = num("--ring", arg, RING_SIZE_MIN, RING_SIZE_MAX);
+		v = parse_opt_u64("--ring", arg, RING_SIZE_MIN, RING_SIZE_MAX);
 		if (!is_pow2(v))
 			fatal("--ring %s: not a power of two; give e.g. 256",
 			    arg);
@@ -163,10 +153,12 @@ opt_value(struct bridge_opts *o, int ch, const char *arg)
 		o->status = arg;
 		break;
 	case OPT_RECLAIM:
-		o->reclaim_s = (unsigned int)num("--reclaim", arg, 1, 86400);
+		o->reclaim_s = (unsigned int)parse_opt_u64("--reclaim", arg,
+		    1, 86400);
 		break;
 	case OPT_BUDGET:
-		o->budget = (unsigned int)num("--budget", arg, 1, 65536);
+		o->budget = (unsigned int)parse_opt_u64("--budget", arg,
+		    1, 65536);
 		break;
 	}
 }
@@ -215,25 +207,6 @@ parse_opts(struct bridge_opts *o, int argc, char **argv)
 		fatal("unexpected argument %s; see mqbridge -h", argv[optind]);
 	if (o->nsock == 0)
 		fatal("no server socket; give -p SOCKET");
-}
-
-/* Signals arrive through a signalfd in the loop's epoll set. */
-static int
-signals_fd(void)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		fatal("sigprocmask: %s", strerror(errno));
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd == -1)
-		fatal("signalfd: %s", strerror(errno));
-	return fd;
 }
 
 /* Two -p paths to one server would serve every slot twice. */
@@ -304,7 +277,7 @@ main(int argc, char **argv)
 	log_init("mqbridge", 0, 0);
 	parse_opts(&b.opt, argc, argv);
 	log_init("mqbridge", b.opt.verbosity, 0);
-	sigfd = signals_fd();
+	sigfd = sigfd_open(SIGTERM, SIGINT, SIGUSR1, 0);
 	b.stats.start_ms = bridge_now_ms();
 	if (open_all(&b) == 0) {
 		log_info("bridge ready: %u region%s, %u slots, budget %u, "

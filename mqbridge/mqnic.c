@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sigfd.h"
 #include "mqbridge/nic_attach.h"
 #include "mqbridge/nic_link.h"
 #include "mqbridge/nic_opts.h"
@@ -56,18 +57,8 @@ static int stopping;
 static void
 signals_init(void)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
 	/* Blocked everywhere, read from the loop: no handler races. */
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
-	    (sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		fatal("signalfd: %s", strerror(errno));
-	signal(SIGPIPE, SIG_IGN);
+	sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
 }
 
 /* Take pending signals; 1 once a stop signal came. */

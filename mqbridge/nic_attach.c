@@ -31,17 +31,6 @@
 #define NAP_NS		100000000LL	/* between looks at the area */
 #define STALE_NS	350000000LL	/* > 3 heartbeats of 100 ms */
 
-static int
-say(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 int64_t
 nic_now_ns(void)
 {
@@ -93,7 +82,7 @@ map_area(struct nic_slot *s, int fd, uint64_t region_size, uint64_t offset,
 	void *m;
 
 	if (g->area_size > region_size - offset)
-		return say(err, len, "the NIC area (%llu bytes at offset %llu) "
+		return errbuf(err, len, "the NIC area (%llu bytes at offset %llu) "
 		    "does not fit the %llu-byte region; was it formatted for "
 		    "another region?", (unsigned long long)g->area_size,
 		    (unsigned long long)offset,
@@ -101,7 +90,7 @@ map_area(struct nic_slot *s, int fd, uint64_t region_size, uint64_t offset,
 	m = mmap(NULL, g->area_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 	    (off_t)offset);
 	if (m == MAP_FAILED)
-		return say(err, len, "cannot map the NIC area (%llu bytes): "
+		return errbuf(err, len, "cannot map the NIC area (%llu bytes): "
 		    "%s", (unsigned long long)g->area_size, strerror(errno));
 	if (ring_attach(&s->a, m, g->area_size, offset, NULL) != RING_OK) {
 		munmap(m, g->area_size);
@@ -121,14 +110,14 @@ nic_attach(struct nic_slot *s, int fd, uint64_t region_size, uint64_t offset,
 
 	memset(s, 0, sizeof(*s));
 	if (offset > region_size || region_size - offset < RING_HDR_SIZE)
-		return say(err, len, "--offset %llu is past the end of the "
+		return errbuf(err, len, "--offset %llu is past the end of the "
 		    "%llu-byte region; give mqbridge's --offset",
 		    (unsigned long long)offset,
 		    (unsigned long long)region_size);
 	for (;;) {
 		rc = probe(fd, offset, &g);
 		if (rc == -100)
-			return say(err, len, "cannot map the region's page at "
+			return errbuf(err, len, "cannot map the region's page at "
 			    "%llu: %s", (unsigned long long)offset,
 			    strerror(errno));
 		if (rc == RING_OK &&
@@ -136,12 +125,12 @@ nic_attach(struct nic_slot *s, int fd, uint64_t region_size, uint64_t offset,
 		    len)) != 0)
 			return rc == 1 ? 0 : -1;
 		if (rc != RING_OK && rc != RING_ENOAREA)
-			return say(err, len, "NIC area at offset %llu: %s",
+			return errbuf(err, len, "NIC area at offset %llu: %s",
 			    (unsigned long long)offset, ring_strerror(rc));
 		if (stop())
 			return -2;
 		if (nic_now_ns() >= deadline_ns)
-			return say(err, len, "no NIC area at offset %llu of "
+			return errbuf(err, len, "no NIC area at offset %llu of "
 			    "the region; start mqbridge on this server with "
 			    "the same --offset, or wait longer with -w",
 			    (unsigned long long)offset);
@@ -215,13 +204,13 @@ wait_mac_free(const struct ring_area *a, const uint8_t mac[6],
 		    again.slot != h.slot || again.claim != h.claim)
 			continue;
 		if (again.beat != h.beat)
-			return say(err, len, "MAC %s is live in slot %u (peer "
+			return errbuf(err, len, "MAC %s is live in slot %u (peer "
 			    "%u); give another --mac, or stop the NIC that "
 			    "has it", ms, h.slot, h.peer);
 		if (stop())
 			return -2;
 		if (nic_now_ns() >= deadline_ns)
-			return say(err, len, "MAC %s is held by slot %u, whose "
+			return errbuf(err, len, "MAC %s is held by slot %u, whose "
 			    "owner stopped beating; mqbridge reclaims such "
 			    "a slot after its --reclaim time: is it running? "
 			    "(or wait longer with -w)", ms, h.slot);
@@ -262,7 +251,7 @@ nic_claim(struct nic_slot *s, const uint8_t mac[6], uint32_t peer_id,
 		if (ring_slot_claim(a, i, token) == 1)
 			break;
 	if (i == a->geom.p.slot_count)
-		return say(err, len, "no free slot in the NIC area: all %u are "
+		return errbuf(err, len, "no free slot in the NIC area: all %u are "
 		    "claimed; stop another NIC, or have mqbridge format the "
 		    "area with more --slots", a->geom.p.slot_count);
 	s->slot = i;
@@ -275,7 +264,7 @@ nic_claim(struct nic_slot *s, const uint8_t mac[6], uint32_t peer_id,
 	if (find_mac(a, mac, i, &h)) {
 		nic_release(s);
 		nic_mac_format(mac, ms);
-		return say(err, len, "MAC %s was claimed in slot %u at the "
+		return errbuf(err, len, "MAC %s was claimed in slot %u at the "
 		    "same time; give another --mac, or stop the NIC that "
 		    "has it", ms, h.slot);
 	}

@@ -84,12 +84,6 @@ usage(FILE *f)
 	    NIC_WAIT_DEFAULT);
 }
 
-static void
-bad_value(const char *opt, const char *arg, const char *why, const char *fix)
-{
-	fatal("%s %s: %s; %s", opt, arg, why, fix);
-}
-
 static int
 hexval(int c)
 {
@@ -143,8 +137,8 @@ parse_mac_opt(const char *arg, struct nic_opts *o)
 	const char *why;
 
 	if (nic_mac_parse(arg, o->mac, &why) == -1)
-		bad_value("--mac", arg, why, "give a unicast address such as "
-		    "02:00:00:00:00:01");
+		parse_opt_fail("--mac", arg, why, "give a unicast address "
+		    "such as 02:00:00:00:00:01");
 	nic_mac_format(o->mac, o->macstr);
 }
 
@@ -154,32 +148,17 @@ check_tap(const char *arg)
 	const char *p;
 
 	if (*arg == '\0' || strlen(arg) >= IFNAMSIZ)
-		bad_value("--tap", arg, "not 1 to 15 characters",
+		parse_opt_fail("--tap", arg, "not 1 to 15 characters",
 		    "give a shorter interface name");
 	for (p = arg; *p != '\0'; p++)
 		if (*p == '/' || *p == ':' || isspace((unsigned char)*p) ||
 		    !isprint((unsigned char)*p))
-			bad_value("--tap", arg, "has '/', ':', a space or a "
-			    "control character", "give a plain name such as "
-			    "mq0");
+			parse_opt_fail("--tap", arg, "has '/', ':', a space "
+			    "or a control character", "give a plain name "
+			    "such as mq0");
 	if (strcmp(arg, ".") == 0 || strcmp(arg, "..") == 0)
-		bad_value("--tap", arg, "not an interface name",
+		parse_opt_fail("--tap", arg, "not an interface name",
 		    "give a plain name such as mq0");
-}
-
-static uint64_t
-parse_num(const char *opt, const char *arg, uint64_t min, uint64_t max)
-{
-	const char *why;
-	char fix[64];
-	uint64_t v;
-
-	if (parse_u64(arg, min, max, &v, &why) == -1) {
-		snprintf(fix, sizeof(fix), "give a number from %" PRIu64
-		    " to %" PRIu64, min, max);
-		bad_value(opt, arg, why, fix);
-	}
-	return v;
 }
 
 static void
@@ -188,10 +167,10 @@ parse_offset(const char *arg, struct nic_opts *o)
 	const char *why;
 
 	if (parse_size(arg, PARSE_BARE_BYTES, &o->offset, &why) == -1)
-		bad_value("--offset", arg, why, "give a byte offset such as 0, "
-		    "1M or 4096");
+		parse_opt_fail("--offset", arg, why, "give a byte offset "
+		    "such as 0, 1M or 4096");
 	if (o->offset % RING_PAGE != 0)
-		bad_value("--offset", arg, "not a multiple of 4096",
+		parse_opt_fail("--offset", arg, "not a multiple of 4096",
 		    "give mqbridge's --offset, which is page-aligned");
 }
 
@@ -239,12 +218,12 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 			o->sock = optarg;
 			break;
 		case 'n':
-			o->nvec = (unsigned int)parse_num("-n", optarg, 1,
+			o->nvec = (unsigned int)parse_opt_u64("-n", optarg, 1,
 			    IVPEER_VECTORS_MAX);
 			nvec_given = 1;
 			break;
 		case 'w':
-			o->wait_s = (unsigned int)parse_num("-w", optarg, 0,
+			o->wait_s = (unsigned int)parse_opt_u64("-w", optarg, 0,
 			    86400);
 			break;
 		case OPT_MAC:

@@ -20,17 +20,7 @@
 #include <unistd.h>
 
 #include "mqbridge/nic_pci.h"
-
-static int
-say(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#include "log.h"
 
 /* A sysfs number such as "0x1af4\n"; -1 if the file is absent. */
 static long
@@ -62,7 +52,7 @@ check_ids(const char *dir, char *err, size_t len)
 	if (vendor == -1 && device == -1)
 		return 0;
 	if (vendor != NIC_PCI_VENDOR || device != NIC_PCI_DEVICE)
-		return say(err, len, "%s is PCI device %04lx:%04lx, not "
+		return errbuf(err, len, "%s is PCI device %04lx:%04lx, not "
 		    "ivshmem (1af4:1110); give the ivshmem device's "
 		    "directory", dir, vendor, device);
 	return 0;
@@ -76,12 +66,12 @@ enable(const char *dir, char *err, size_t len)
 
 	snprintf(path, sizeof(path), "%s/enable", dir);
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : say(err, len, "cannot open %s: "
+		return errno == ENOENT ? 0 : errbuf(err, len, "cannot open %s: "
 		    "%s; run as root", path, strerror(errno));
 	if (write(fd, "1", 1) != 1) {
 		saved = errno;
 		close(fd);
-		return say(err, len, "cannot enable %s: %s", path,
+		return errbuf(err, len, "cannot enable %s: %s", path,
 		    strerror(saved));
 	}
 	close(fd);
@@ -98,12 +88,12 @@ open_resource(const char *dir, const char *name, uint64_t min,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC)) == -1)
-		return say(err, len, "cannot open %s: %s; give the ivshmem "
+		return errbuf(err, len, "cannot open %s: %s; give the ivshmem "
 		    "device's sysfs directory and run as root", path,
 		    strerror(errno));
 	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size < min) {
 		close(fd);
-		return say(err, len, "%s is smaller than %llu bytes; is this "
+		return errbuf(err, len, "%s is smaller than %llu bytes; is this "
 		    "an ivshmem device?", path, (unsigned long long)min);
 	}
 	*size = (uint64_t)st.st_size;
@@ -127,7 +117,7 @@ nic_pci_open(struct nic_pci *p, const char *dir, char *err, size_t len)
 	m = mmap(NULL, NIC_PCI_REGS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    p->reg_fd, 0);
 	if (m == MAP_FAILED)
-		return say(err, len, "cannot map %s/resource0: %s", dir,
+		return errbuf(err, len, "cannot map %s/resource0: %s", dir,
 		    strerror(errno));
 	p->regs = m;
 	p->mem_fd = open_resource(dir, "resource2", 4096, &p->mem_size, err,

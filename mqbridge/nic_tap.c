@@ -24,17 +24,6 @@
 #include "log.h"
 #include "mqbridge/nic_tap.h"
 
-static int
-say(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void
 ifr_init(struct ifreq *ifr, const char *name)
 {
@@ -66,13 +55,13 @@ create(struct nic_tap *t, const char *name, char *err, size_t len)
 
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd == -1)
-		return say(err, len, "cannot open /dev/net/tun: %s; load the "
+		return errbuf(err, len, "cannot open /dev/net/tun: %s; load the "
 		    "tun module (modprobe tun) or run as root",
 		    strerror(errno));
 	ifr_init(&ifr, name);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
 	if (ioctl(t->fd, TUNSETIFF, &ifr) == -1)
-		return say(err, len, "cannot create TAP %s: %s; %s", name,
+		return errbuf(err, len, "cannot create TAP %s: %s; %s", name,
 		    strerror(errno), tunsetiff_fix(errno));
 	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
 	t->name[IFNAMSIZ - 1] = '\0';
@@ -80,7 +69,7 @@ create(struct nic_tap *t, const char *name, char *err, size_t len)
 	if (t->ctl == -1)
 		t->ctl = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (t->ctl == -1)
-		return say(err, len, "socket for interface ioctls: %s",
+		return errbuf(err, len, "socket for interface ioctls: %s",
 		    strerror(errno));
 	return 0;
 }
@@ -94,7 +83,7 @@ set_mac(struct nic_tap *t, const uint8_t mac[6], char *err, size_t len)
 	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
 	if (ioctl(t->ctl, SIOCSIFHWADDR, &ifr) == -1)
-		return say(err, len, "cannot set the MAC of %s: %s", t->name,
+		return errbuf(err, len, "cannot set the MAC of %s: %s", t->name,
 		    strerror(errno));
 	return 0;
 }
@@ -107,7 +96,7 @@ nic_tap_mtu(struct nic_tap *t, unsigned int mtu, char *err, size_t len)
 	ifr_init(&ifr, t->name);
 	ifr.ifr_mtu = (int)mtu;
 	if (ioctl(t->ctl, SIOCSIFMTU, &ifr) == -1)
-		return say(err, len, "cannot set the MTU of %s to %u: %s",
+		return errbuf(err, len, "cannot set the MTU of %s to %u: %s",
 		    t->name, mtu, strerror(errno));
 	return 0;
 }
@@ -119,11 +108,11 @@ set_up(struct nic_tap *t, char *err, size_t len)
 
 	ifr_init(&ifr, t->name);
 	if (ioctl(t->ctl, SIOCGIFFLAGS, &ifr) == -1)
-		return say(err, len, "cannot read the flags of %s: %s",
+		return errbuf(err, len, "cannot read the flags of %s: %s",
 		    t->name, strerror(errno));
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(t->ctl, SIOCSIFFLAGS, &ifr) == -1)
-		return say(err, len, "cannot bring %s up: %s", t->name,
+		return errbuf(err, len, "cannot bring %s up: %s", t->name,
 		    strerror(errno));
 	return 0;
 }

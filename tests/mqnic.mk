@@ -15,7 +15,7 @@ TEST_PROGS += $(O)/tests/bin/nic_ring
 # sanitized (a static binary cannot carry ASan, and a guest could not
 # report it): built from the sources with plain flags in every flavour.
 MQNIC_STATIC_SRCS = mqbridge/mqnic.c $(wildcard mqbridge/nic_*.c) \
-	$(RING_SRCS) mqbridge/ivpeer.c send_scm.c log.c parse.c
+	$(RING_SRCS) mqbridge/ivpeer.c $(COMMON_SRCS)
 
 $(O)/tests/bin/mqnic-static: $(MQNIC_STATIC_SRCS) $(wildcard mqbridge/*.h) \
 		$(wildcard *.h)
