@@ -252,9 +252,12 @@ v_scenario() {
 	# defaults can be used without touching the machine's.
 	cat >"$T/ns.sh" <<-EOF
 	set -e
+	# The checkout may itself live under /tmp: hold the binary open
+	# before the fresh /tmp hides it, and run it through that fd.
+	exec 9<"$SRV"
 	mount -t tmpfs tmpfs /tmp
 	mount -t tmpfs tmpfs /dev/shm
-	"$SRV" >/tmp/log 2>&1 &
+	/proc/\$\$/fd/9 >/tmp/log 2>&1 &
 	for i in \$(seq 250); do
 		grep -q "listening on" /tmp/log && break
 		sleep 0.02

@@ -163,7 +163,7 @@ peer_table() {
 	grep -q "listening on $SOCK" "$T/parent.out"
 }
 
-@test "-d: a failure after forking still reaches the caller (exit 1, message)" {
+@test "-d: a bad pidfile reaches the caller (exit 1, message), nothing left running" {
 	run_server -d -f "$REGION" -p "$SOCK" -P "$T/no/such/dir/pid"
 	[ "$status" -eq 1 ]
 	[[ $output == *"pidfile $T/no/such/dir/pid"* ]]
