@@ -15,6 +15,8 @@
  *                        0x88b5, payload: a sequence number and our tag
  *   expect N             wait until N frames have come in all told
  *   pause                wait for SIGUSR1
+ *   deaf                 stop reading the RX ring (frames pile up there)
+ *   listen               read it again
  *   hold                 serve until SIGTERM
  *   crash                exit at once, slot still claimed
  *
@@ -56,6 +58,7 @@ struct peer {
 	uint32_t	 bridge_peer, bridge_vec;
 	uint64_t	 got, seq;
 	int64_t		 next_beat, wait_ms;
+	int		 deaf;		/* leave the RX ring unread */
 };
 
 static volatile sig_atomic_t stop, usr1;
@@ -219,7 +222,7 @@ receive(struct peer *p)
 	unsigned char buf[RING_MTU_MAX + RING_FRAME_EXTRA];
 	uint32_t len;
 
-	if (p->state != RING_RUN)
+	if (p->state != RING_RUN || p->deaf)
 		return;
 	while (ring_recv(&p->rx, buf, sizeof(buf), &len) == 1)
 		print_frame(p, buf, len);
@@ -237,7 +240,7 @@ pump(struct peer *p)
 	receive(p);
 	if (ivpeer_pump(&p->iv, NULL, NULL, err, sizeof(err)) == -1)
 		fatal("%s", err);
-	if (p->state == RING_RUN) {
+	if (p->state == RING_RUN && !p->deaf) {
 		ring_wakeup_arm(&p->rx, 1);
 		if (ring_avail(&p->rx, &n) != RING_OK || n > 0) {
 			ring_wakeup_arm(&p->rx, 0);
@@ -363,6 +366,10 @@ steps(struct peer *p, int argc, char **argv)
 			usr1 = 0;
 			while (!usr1 && !stop)
 				pump(p);
+			i++;
+		} else if (strcmp(argv[i], "deaf") == 0 ||
+		    strcmp(argv[i], "listen") == 0) {
+			p->deaf = argv[i][0] == 'd';
 			i++;
 		} else if (strcmp(argv[i], "hold") == 0) {
 			while (!stop)
