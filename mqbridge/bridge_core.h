@@ -33,6 +33,7 @@ struct bridge_opts {
 	const char	*status;
 	unsigned int	 reclaim_s;
 	unsigned int	 budget;
+	unsigned int	 full_wait_ms;	/* a full RX ring holds senders */
 	int		 verbosity;
 };
 
@@ -40,7 +41,7 @@ struct bridge_opts {
 enum bridge_drop {
 	DROP_SPOOFED,		/* source MAC is not the slot's MAC */
 	DROP_UNKNOWN,		/* unicast to a MAC no live slot has */
-	DROP_FULL,		/* the destination's RX ring was full */
+	DROP_FULL,		/* the destination's RX ring stayed full */
 	DROP_TOO_BIG,		/* longer than the destination's MTU allows */
 	DROP_HAIRPIN,		/* unicast to the sender's own MAC */
 	DROP_CORRUPT,		/* a ring fault stopped the slot */
@@ -67,6 +68,7 @@ struct port {
 	int		 tx_repair;	/* a TX fault: drop its queue in INIT */
 	int		 live;		/* RUN: in the MAC table */
 	int		 dirty;		/* RX pushes not yet committed */
+	int		 held;		/* TX head waits for room elsewhere */
 	int		 bad;		/* last view error, logged once */
 	int		 dup_logged;
 	uint8_t		 mac[6];	/* the NIC's, checked, while live */
@@ -74,6 +76,7 @@ struct port {
 	uint64_t	 run_claim;	/* the owner we went live for */
 	uint64_t	 claim, beat;	/* for heartbeat reclaim */
 	int64_t		 beat_ms;
+	int64_t		 full_ms;	/* our RX ring full since, or 0 */
 	struct port_count cnt;
 };
 
@@ -129,6 +132,8 @@ struct bridge {
 	unsigned int	 nlive;
 	struct port	**dirty;	/* RX rings written this round */
 	unsigned int	 ndirty;
+	unsigned int	 waiting;	/* heads left for want of room */
+	int64_t		 round_ms;	/* the round's clock, 0 unread */
 };
 
 /* bridge_loop.c: serve until SIGTERM or SIGINT; the exit status. */
@@ -158,10 +163,13 @@ const char *port_name(const struct port *, char *buf, size_t len);
 int	switch_init(struct bridge *);
 void	switch_free(struct bridge *);
 /* One round: at most opt.budget frames from each live port.  Returns
- * the number of frames taken. */
+ * the number of frames taken; b->waiting counts the ports whose next
+ * frame stays in their TX ring until its destination has room. */
 unsigned int switch_round(struct bridge *);
-/* Forward one checked frame; src NULL means it came from the uplink. */
-void	switch_deliver(struct bridge *, struct port *src,
+/* Forward one checked frame; src NULL means it came from the uplink.
+ * 1 when it is done with (delivered or dropped), 0 when a destination
+ * ring is full but may make room within --full-wait: offer it again. */
+int	switch_deliver(struct bridge *, struct port *src,
 	    const unsigned char *hdr, const unsigned char *data,
 	    uint32_t len);
 /* Commit the RX rings written this round and ring the sleepers. */

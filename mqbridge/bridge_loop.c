@@ -10,6 +10,12 @@
  * we set the rings' need-wakeup flags and sleep; endpoints ring our
  * doorbell only while those flags are set.
  *
+ * A frame held back for a full destination ring (bridge_switch.c) needs
+ * another look once the NIC has read some of it, and NICs ring no
+ * doorbell for that: we are the RX producer.  So while a frame waits we
+ * sleep in naps of NAP_MIN_US doubling to NAP_MAX_US instead of a whole
+ * tick; with nothing held, an idle bridge wakes only for the tick.
+ *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/epoll.h>
@@ -26,6 +32,8 @@
 
 #define SPIN_MIN_US	20
 #define SPIN_MAX_US	200
+#define NAP_MIN_US	50
+#define NAP_MAX_US	1000
 #define STATUS_MS	1000
 #define MAX_EVENTS	32
 
@@ -120,15 +128,28 @@ on_sock(struct bridge *b, struct loop *l, struct region *r)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, r->peer.sock, NULL);
 }
 
-/* Whatever epoll has for us within timeout_ms (0: do not wait). */
+/* epoll_wait with microseconds; before Linux 5.11, whole milliseconds. */
+static int
+wait_us(int ep, struct epoll_event *ev, int64_t us)
+{
+	struct timespec ts = { us / 1000000, us % 1000000 * 1000 };
+	int n;
+
+	if ((n = epoll_pwait2(ep, ev, MAX_EVENTS, &ts, NULL)) != -1 ||
+	    errno != ENOSYS)
+		return n;
+	return epoll_wait(ep, ev, MAX_EVENTS, (int)((us + 999) / 1000));
+}
+
+/* Whatever epoll has for us within timeout_us (0: do not wait). */
 static void
-events(struct bridge *b, struct loop *l, int timeout_ms)
+events(struct bridge *b, struct loop *l, int64_t timeout_us)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	unsigned int kind, reg;
 	int i, n;
 
-	n = epoll_wait(l->ep, ev, MAX_EVENTS, timeout_ms);
+	n = wait_us(l->ep, ev, timeout_us);
 	if (n == -1 && errno != EINTR)
 		log_warn("epoll_wait: %s", strerror(errno));
 	for (i = 0; i < n && !l->stop; i++) {
@@ -168,12 +189,18 @@ housekeeping(struct bridge *b, struct loop *l, int64_t ms)
 }
 
 static void
-sleep_once(struct bridge *b, struct loop *l)
+sleep_once(struct bridge *b, struct loop *l, int64_t *nap)
 {
-	int64_t left = l->next_tick - bridge_now_ms();
+	int64_t left = l->next_tick * 1000 - now_us();
 
+	if (b->waiting > 0) {
+		if (left > *nap)
+			left = *nap;
+		if (*nap < NAP_MAX_US)
+			*nap *= 2;
+	}
 	if (switch_arm(b, 1) == 0)
-		events(b, l, left > 0 ? (int)left : 0);
+		events(b, l, left > 0 ? left : 0);
 	switch_arm(b, 0);
 }
 
@@ -181,7 +208,7 @@ int
 bridge_run(struct bridge *b, int sigfd)
 {
 	struct loop l;
-	int64_t now, last = 0, spin = SPIN_MIN_US;
+	int64_t now, last = 0, spin = SPIN_MIN_US, nap = NAP_MIN_US;
 	int woke = 0;
 
 	if (loop_init(b, &l, sigfd) == -1) {
@@ -195,6 +222,7 @@ bridge_run(struct bridge *b, int sigfd)
 			if (!woke && spin < SPIN_MAX_US)
 				spin *= 2;
 			woke = 0;
+			nap = NAP_MIN_US;
 			last = now_us();
 		}
 		now = now_us();
@@ -204,7 +232,7 @@ bridge_run(struct bridge *b, int sigfd)
 			continue;
 		if (spin > SPIN_MIN_US)
 			spin /= 2;		/* the window ran out idle */
-		sleep_once(b, &l);
+		sleep_once(b, &l, &nap);
 		woke = 1;
 		last = now_us();
 	}

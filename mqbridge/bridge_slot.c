@@ -65,6 +65,7 @@ port_down(struct bridge *b, struct port *p)
 		b->mac_stale = 1;
 	p->live = 0;
 	p->dirty = 0;
+	p->full_ms = 0;
 }
 
 /* Reset: identity again too, in case someone scribbled over our block. */

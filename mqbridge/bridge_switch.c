@@ -9,6 +9,13 @@
  * slots, rebuilt whenever that set changes.  A frame's source MAC must be
  * its slot's MAC, so no slot can poison another's traffic.
  *
+ * Backpressure: a frame whose destination ring is full stays in its
+ * sender's TX ring, and so does everything queued behind it, until the
+ * destination makes room; only a destination that makes none for
+ * --full-wait gets its frames dropped (counted as full).  Other slots
+ * flow meanwhile, so a NIC that never reads stalls nobody but, for one
+ * bound, the slots that send to it.
+ *
  * Frame bytes stay writable by the sending slot while we look at them:
  * the Ethernet header is copied first and every decision is taken on the
  * copy; the destination gets that copy, then the payload.
@@ -96,6 +103,44 @@ mac_lookup(const struct bridge *b, const uint8_t m[6])
 	return NULL;
 }
 
+/* What a destination's RX ring can do for a frame now. */
+enum room {
+	ROOM,		/* a free descriptor, or a fault for put() to find */
+	FULL,		/* full for less than --full-wait: hold the frame */
+	GONE		/* full for longer: drop the frame */
+};
+
+static int64_t
+round_now(struct bridge *b)
+{
+	if (b->round_ms == 0)
+		b->round_ms = bridge_now_ms();
+	return b->round_ms;
+}
+
+/*
+ * The clock runs from the first time we find the ring full and stops
+ * whenever it has room again, so the bound is on the NIC making no room
+ * at all: a slow reader slows its senders, one that never reads costs
+ * them one bound, after which its frames are dropped at once.
+ */
+static enum room
+room(struct bridge *b, struct port *dst)
+{
+	unsigned char *buf;
+	int got;
+
+	if ((got = ring_reserve(&dst->rx, &buf)) != 0) {
+		dst->full_ms = 0;
+		return ROOM;
+	}
+	if (dst->full_ms == 0)
+		dst->full_ms = round_now(b);
+	if (round_now(b) - dst->full_ms < (int64_t)b->opt.full_wait_ms)
+		return FULL;
+	return GONE;
+}
+
 /* One copy onto dst's RX ring; committed in switch_flush(). */
 static void
 put(struct bridge *b, struct port *src, struct port *dst,
@@ -117,6 +162,7 @@ put(struct bridge *b, struct port *src, struct port *dst,
 		stats_drop(b, src, DROP_FULL);
 		return;
 	}
+	dst->full_ms = 0;
 	memcpy(buf, hdr, RING_ETH_HLEN);
 	memcpy(buf + RING_ETH_HLEN, data + RING_ETH_HLEN,
 	    len - RING_ETH_HLEN);
@@ -129,61 +175,90 @@ put(struct bridge *b, struct port *src, struct port *dst,
 	dst->cnt.out_bytes += len;
 }
 
-static void
+static int
+unicast(struct bridge *b, struct port *src, struct port *dst,
+    const unsigned char *hdr, const unsigned char *data, uint32_t len)
+{
+	if (len <= dst->rx.frame_max && room(b, dst) == FULL)
+		return 0;
+	put(b, src, dst, hdr, data, len);
+	return 1;
+}
+
+/*
+ * All or nothing, so no slot ever gets a flood twice: the frame waits
+ * until every running slot it goes to has room, or until those without
+ * have been full for --full-wait; then each slot with room gets it once
+ * and each without counts a drop.
+ */
+static int
 flood(struct bridge *b, struct port *src, const unsigned char *hdr,
     const unsigned char *data, uint32_t len)
 {
+	struct port *dst;
 	unsigned int i;
+	int wait = 0;
 
+	for (i = 0; i < b->nlive; i++) {
+		dst = b->live[i];
+		if (dst != src && dst->live && len <= dst->rx.frame_max &&
+		    room(b, dst) == FULL)
+			wait = 1;
+	}
+	if (wait)
+		return 0;
 	for (i = 0; i < b->nlive; i++)
 		if (b->live[i] != src && b->live[i]->live)
 			put(b, src, b->live[i], hdr, data, len);
 	if (src != NULL && b->uplink.send != NULL)
 		b->uplink.send(b->uplink.ctx, hdr, data, len);
+	return 1;
 }
 
-void
+int
 switch_deliver(struct bridge *b, struct port *src, const unsigned char *hdr,
     const unsigned char *data, uint32_t len)
 {
 	struct port *dst;
 
-	if (hdr[0] & 1) {		/* group bit: broadcast, multicast */
-		flood(b, src, hdr, data, len);
-		return;
-	}
+	if (hdr[0] & 1)			/* group bit: broadcast, multicast */
+		return flood(b, src, hdr, data, len);
 	if ((dst = mac_lookup(b, hdr)) == NULL) {
 		/* The seam for the relay: it gets what no slot owns. */
 		if (src != NULL && b->uplink.send != NULL)
 			b->uplink.send(b->uplink.ctx, hdr, data, len);
 		else
 			stats_drop(b, src, DROP_UNKNOWN);
-		return;
+		return 1;
 	}
 	if (dst == src) {
 		stats_drop(b, src, DROP_HAIRPIN);
-		return;
+		return 1;
 	}
-	put(b, src, dst, hdr, data, len);
+	return unicast(b, src, dst, hdr, data, len);
 }
 
-/* A checked frame from p's TX ring. */
-static void
+/* A checked frame from p's TX ring: 0 if it must stay there for now. */
+static int
 take(struct bridge *b, struct port *p, const struct ring_frame *f)
 {
 	unsigned char hdr[RING_ETH_HLEN];
 
 	memcpy(hdr, f->data, sizeof(hdr));	/* decide on our copy */
+	if (memcmp(hdr + 6, p->mac, 6) != 0)
+		stats_drop(b, p, DROP_SPOOFED);
+	else if (!switch_deliver(b, p, hdr, f->data, f->len))
+		return 0;
 	p->cnt.in_frames++;
 	p->cnt.in_bytes += f->len;
-	if (memcmp(hdr + 6, p->mac, 6) != 0) {
-		stats_drop(b, p, DROP_SPOOFED);
-		return;
-	}
-	switch_deliver(b, p, hdr, f->data, f->len);
+	return 1;
 }
 
-/* At most budget frames from one slot. */
+/*
+ * At most budget frames from one slot, in order: a frame whose
+ * destination is full stays at the head of the ring with everything
+ * behind it, and the slot's turn ends; the next rounds offer it again.
+ */
 static unsigned int
 drain(struct bridge *b, struct port *p)
 {
@@ -191,6 +266,7 @@ drain(struct bridge *b, struct port *p)
 	unsigned int n;
 	int got;
 
+	p->held = 0;
 	for (n = 0; n < b->opt.budget; n++) {
 		if ((got = ring_peek(&p->tx, &f)) == 0)
 			break;
@@ -198,7 +274,11 @@ drain(struct bridge *b, struct port *p)
 			port_fault(b, p, &p->tx);
 			return n;
 		}
-		take(b, p, &f);
+		if (!take(b, p, &f)) {
+			p->held = 1;
+			b->waiting++;
+			break;
+		}
 		ring_next(&p->tx);
 	}
 	if (n > 0)
@@ -214,6 +294,8 @@ switch_round(struct bridge *b)
 
 	if (b->mac_stale)
 		mac_rebuild(b);
+	b->waiting = 0;
+	b->round_ms = 0;
 	if (b->nlive == 0)
 		return 0;
 	/* Each slot gets its budget; who goes first rotates. */
@@ -260,18 +342,21 @@ int
 switch_arm(struct bridge *b, int on)
 {
 	unsigned int i, n;
+	struct port *p;
 	int busy = 0;
 
 	if (b->mac_stale)
 		mac_rebuild(b);
 	for (i = 0; i < b->nlive; i++) {
-		if (!b->live[i]->live)
+		p = b->live[i];
+		/* A held slot's queue moves when its destination reads,
+		 * which rings no doorbell: the loop naps for it instead. */
+		if (!p->live || (on && p->held))
 			continue;
-		ring_wakeup_arm(&b->live[i]->tx, on);
+		ring_wakeup_arm(&p->tx, on);
 		/* A frame may have come just before the flag was seen; a
 		 * fault is for the next round to find. */
-		if (on && (ring_avail(&b->live[i]->tx, &n) != RING_OK ||
-		    n > 0))
+		if (on && (ring_avail(&p->tx, &n) != RING_OK || n > 0))
 			busy = 1;
 	}
 	return busy;

@@ -30,6 +30,7 @@ static const char usage_text[] =
 "usage: mqbridge [-hv] -p SOCKET [-p SOCKET ...] [-n VECTORS] [--slots N]\n"
 "                [--mtu N] [--ring N] [--offset BYTES] [--force-format]\n"
 "                [--status FILE] [--reclaim SECONDS] [--budget FRAMES]\n"
+"                [--full-wait MS]\n"
 "\n"
 "Switch Ethernet frames between the NIC slots of ivshmem regions.  The\n"
 "bridge joins each server as a peer, formats the NIC area of its region\n"
@@ -52,6 +53,10 @@ static const char usage_text[] =
 "                    still this long, 1-86400 (3)\n"
 "  --budget FRAMES   frames taken from one slot per round, so a busy slot\n"
 "                    cannot starve the others, 1-65536 (64)\n"
+"  --full-wait MS    how long a frame for a full destination ring waits\n"
+"                    in its sender's ring (with the frames behind it) for\n"
+"                    the destination to make room before it is dropped;\n"
+"                    0 drops at once, 0-60000 (100)\n"
 "  -v                log more (slot state changes, peers)\n"
 "  -h                this help\n"
 "\n"
@@ -59,8 +64,12 @@ static const char usage_text[] =
 "destination; broadcast and multicast go to every other running slot.\n"
 "Dropped and counted: a frame whose source MAC is not its slot's MAC\n"
 "(spoofed), unicast to a MAC no slot has (unknown), to the sender itself\n"
-"(hairpin), too long for the destination (too_big), a full destination\n"
-"ring (full), and frames lost when a corrupt ring is reset (corrupt).\n"
+"(hairpin), too long for the destination (too_big), for a destination\n"
+"ring that stayed full for --full-wait (full), and frames lost when a\n"
+"corrupt ring is reset (corrupt).  Until then a frame for a full ring\n"
+"stays queued in its sender's ring; other slots keep flowing.  Broadcast\n"
+"and multicast wait until every destination has room (or --full-wait\n"
+"passes for those that have none), and reach each destination once.\n"
 "A slot whose ring or control words are corrupt is logged and reset;\n"
 "the other slots carry on.\n"
 "\n"
@@ -82,7 +91,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_SLOTS = 256, OPT_MTU, OPT_RING, OPT_OFFSET, OPT_FORCE,
-	OPT_STATUS, OPT_RECLAIM, OPT_BUDGET
+	OPT_STATUS, OPT_RECLAIM, OPT_BUDGET, OPT_FULL_WAIT
 };
 
 static const struct option long_opts[] = {
@@ -94,6 +103,7 @@ static const struct option long_opts[] = {
 	{ "status", required_argument, NULL, OPT_STATUS },
 	{ "reclaim", required_argument, NULL, OPT_RECLAIM },
 	{ "budget", required_argument, NULL, OPT_BUDGET },
+	{ "full-wait", required_argument, NULL, OPT_FULL_WAIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -160,6 +170,10 @@ opt_value(struct bridge_opts *o, int ch, const char *arg)
 		o->budget = (unsigned int)parse_opt_u64("--budget", arg,
 		    1, 65536);
 		break;
+	case OPT_FULL_WAIT:
+		o->full_wait_ms = (unsigned int)parse_opt_u64("--full-wait",
+		    arg, 0, 60000);
+		break;
 	}
 }
 
@@ -174,6 +188,7 @@ parse_opts(struct bridge_opts *o, int argc, char **argv)
 	o->params.slot_count = 4;
 	o->reclaim_s = 3;
 	o->budget = 64;
+	o->full_wait_ms = 100;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":hvp:n:", long_opts,
 	    NULL)) != -1) {
@@ -281,8 +296,9 @@ main(int argc, char **argv)
 	b.stats.start_ms = bridge_now_ms();
 	if (open_all(&b) == 0) {
 		log_info("bridge ready: %u region%s, %u slots, budget %u, "
-		    "reclaim after %u s", b.nreg, b.nreg == 1 ? "" : "s",
-		    b.nports, b.opt.budget, b.opt.reclaim_s);
+		    "reclaim after %u s, full-wait %u ms", b.nreg,
+		    b.nreg == 1 ? "" : "s", b.nports, b.opt.budget,
+		    b.opt.reclaim_s, b.opt.full_wait_ms);
 		rc = bridge_run(&b, sigfd);
 		stats_write(&b);
 	}

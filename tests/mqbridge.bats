@@ -4,8 +4,8 @@
 # the tests create, and mqpeer endpoints (tests/mqpeer.c) for frames no
 # kernel would send.  Covers the command line, formatting once, ping and
 # ARP through the bridge, corrupt slots, persistence across a restart,
-# anti-spoofing and counters, fairness, heartbeat reclaim and several
-# regions at once.
+# anti-spoofing and counters, fairness, backpressure from full rings,
+# heartbeat reclaim and several regions at once.
 
 load helpers
 load mqbridge_helpers
@@ -31,7 +31,7 @@ bad_usage() {
 	# Each option has a line of its own that explains it.
 	for o in "-p SOCKET" "-n VECTORS" "--slots N" "--mtu N" "--ring N" \
 	    "--offset BYTES" --force-format "--status FILE" \
-	    "--reclaim SECONDS" "--budget FRAMES" -v -h; do
+	    "--reclaim SECONDS" "--budget FRAMES" "--full-wait MS" -v -h; do
 		printf '%s\n' "$output" | grep -Eq -- "^  $o +[A-Za-z]" ||
 		    { echo "# -h does not explain '$o'" >&2; return 1; }
 	done
@@ -50,6 +50,8 @@ bad_usage() {
 	bad_usage -p s --offset 4Q
 	bad_usage -p s --slots 0
 	bad_usage -p s --budget 0
+	bad_usage -p s --full-wait 60001
+	bad_usage -p s --full-wait -1
 	bad_usage -p s --reclaim x
 	bad_usage -p s -n 65
 	bad_usage -p s extra
@@ -339,6 +341,80 @@ bad_usage() {
 	start_bridge -p "$SOCK" --budget 64
 	wait_count "$T/b.out" "^rx " 202
 	! grep '^rx ' "$T/b.out" | sed -n '102,165p' | grep -q "src $MAC_C"
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+# in_order NAME: the peer's frames came with seq 1, 2, 3 ... (one sender).
+in_order() {
+	grep '^rx ' "$T/$1.out" | awk '$NF != NR { bad++ } END { exit bad > 0 }'
+}
+
+@test "a destination that stops reading holds its sender back; nothing is lost" {
+	local t0 t1
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK" --full-wait 10000
+	peer b "$MAC_B" run deaf pause listen hold
+	local pb=$BG_PID
+	running b
+	# More than b's RX ring (256) and a's TX ring (256) hold together.
+	peer a "$MAC_A" run send "$MAC_B" 600 hold
+	running a
+	sa=$(slot_of a)
+	sb=$(slot_of b)
+	# b's ring is full; the bridge took no more from a than it placed.
+	wait_status "0.$sb" out_frames 256
+	[ "$(status_field "0.$sa" in_frames)" -eq 256 ]
+	# Waiting for room is a nap, not a spin.
+	t0=$(cpu_ticks "$BR_PID")
+	sleep 1
+	t1=$(cpu_ticks "$BR_PID")
+	echo "# bridge used $((t1 - t0)) ticks in 1 s holding a frame" >&3
+	[ $((t1 - t0)) -le 25 ]
+	[ "$(status_field "0.$sa" in_frames)" -eq 256 ]
+	kill -USR1 "$pb"
+	wait_count "$T/b.out" "^rx src $MAC_A" 600
+	in_order b
+	[ "$(rx_count b)" -eq 600 ]
+	wait_status "0.$sa" in_frames 600
+	[ "$(drop_count full)" -eq 0 ]
+	[ "$(status_field "0.$sa" drops)" -eq 0 ]
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "a destination that never reads costs its sender one --full-wait; other slots flow" {
+	local mac_d=02:00:00:00:00:0d
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK" --full-wait 3000
+	peer c "$MAC_C" run deaf hold
+	running c
+	peer b "$MAC_B" run hold
+	running b
+	peer d "$mac_d" run pause send "$MAC_B" 3 hold
+	local pd=$BG_PID
+	running d
+	# 256 fill c's ring; frame 257 waits with the rest behind it.
+	peer a "$MAC_A" run send "$MAC_C" 300 send "$MAC_B" 5 send bcast hold
+	running a
+	sa=$(slot_of a)
+	sc=$(slot_of c)
+	wait_status "0.$sc" out_frames 256
+	# Within the bound: another slot's frames to b pass, the bridge
+	# answers, and nothing of a's has been dropped or overtaken.
+	kill -USR1 "$pd"
+	wait_count "$T/b.out" "^rx src $mac_d dst $MAC_B" 3
+	[ "$(grep -c "^rx src $MAC_A" "$T/b.out")" -eq 0 ]
+	[ "$(drop_count full)" -eq 0 ]
+	# After it, the other 43 frames for c go at once, not one bound
+	# each; so does the broadcast's copy for c.  b and d get the rest.
+	wait_count "$T/b.out" "^rx src $MAC_A" 6 8
+	wait_count "$T/d.out" "^rx src $MAC_A dst ff:ff:ff:ff:ff:ff" 1
+	wait_drop full 45
+	[ "$(status_field "0.$sa" drops)" -eq 45 ]
+	[ "$(status_field "0.$sa" in_frames)" -eq 306 ]
+	[ "$(status_field "0.$sc" out_frames)" -eq 256 ]
+	kill -0 "$BR_PID"
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]
 }
