@@ -53,6 +53,7 @@ struct peer {
 	size_t		 qhead, qlen, qcap;
 	size_t		 qoff;		/* bytes of the head already sent */
 	int64_t		 stuck_ms;	/* when output last blocked, 0 = not */
+	int		 stuck_outq;	/* bytes it had not read back then */
 	int		 want_out;	/* EPOLLOUT registered */
 	int		 retry;		/* kernel refused our fds: retry later */
 	int		 dirty;		/* queued output not yet flushed */

@@ -11,6 +11,7 @@
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -36,6 +37,7 @@
 #include "send_scm.h"
 
 #define ACCEPT_BURST	64	/* connections taken per wakeup */
+#define RETRY_MS	5	/* after ETOOMANYREFS */
 
 /* Peers to visit after the events of one wakeup, by ID: a freed peer's ID
  * simply finds nobody, so the list never dangles. */
@@ -57,6 +59,7 @@ struct server {
 	int64_t		 last_stall_scan;
 	struct idlist	 dirty;		/* peers with output to flush */
 	struct idlist	 doomed;	/* peers to drop */
+	int		 retry_pending;	/* some peer waits on ETOOMANYREFS */
 	int		 quit;
 };
 
@@ -168,42 +171,58 @@ doom(struct peer *p, const char *why)
 }
 
 /* Send what can go now; arm EPOLLOUT for the rest. */
+/* What the peer has not read yet: the kernel only wakes us for output
+ * once most of it is read, so a slow reader makes progress we cannot
+ * see from our side alone. */
+static int
+unread_bytes(const struct peer *p)
+{
+	int n;
+
+	return ioctl(p->sock, TIOCOUTQ, &n) == -1 ? -1 : n;
+}
+
 static void
 flush_peer(struct peer *p)
 {
 	size_t qlen = p->qlen, qoff = p->qoff;
 	char why[96];
-	int rc;
+	int rc, out;
 
 	if (p->doomed)
 		return;
 	rc = peer_flush(p, srv.opt.proto);
-	if (rc == -1 && errno == ETOOMANYREFS) {
+	p->retry = rc == -1 && errno == ETOOMANYREFS;
+	if (p->retry) {
 		/*
 		 * Too many of our descriptors are in flight to peers that
-		 * have not read them yet (the nofile limit of a non-root
-		 * server).  The socket is writable, so EPOLLOUT would spin:
-		 * retry from the once-a-second scan instead.
+		 * have not read them yet (without CAP_SYS_RESOURCE that is
+		 * capped at our nofile limit).  No event says when it eases
+		 * and the socket stays writable, so EPOLLOUT would spin:
+		 * retry after a short sleep.  Not this peer's fault, so it
+		 * does not count towards -k.
 		 */
+		srv.retry_pending = 1;
+		p->stuck_ms = 0;
 		rc = 0;
-		p->retry = 1;
 	} else if (rc == -1) {
 		snprintf(why, sizeof(why), "send error: %s", strerror(errno));
 		doom(p, errno == EPIPE || errno == ECONNRESET ?
 		    "hung up" : why);
 		return;
-	}
-	/* -k measures time without progress, not time with a backlog. */
-	if (p->qlen != qlen || p->qoff != qoff)
+	} else if (p->qlen != qlen || p->qoff != qoff || rc == 1) {
+		/* -k measures time without progress, not with a backlog. */
 		p->stuck_ms = 0;
-	if (rc == 0 && p->stuck_ms == 0)
+	}
+	if (rc == 0 && !p->retry && p->stuck_ms == 0) {
 		p->stuck_ms = now_ms();
-	if (rc == 1)
-		p->retry = 0;
-	if ((rc == 0 && !p->retry) != p->want_out) {
-		p->want_out = rc == 0 && !p->retry;
+		p->stuck_outq = unread_bytes(p);
+	}
+	out = rc == 0 && !p->retry;
+	if (out != p->want_out) {
+		p->want_out = out;
 		epoll_set(EPOLL_CTL_MOD, p->sock,
-		    EPOLLIN | EPOLLRDHUP | (p->want_out ? EPOLLOUT : 0), p);
+		    EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0), p);
 	}
 }
 
@@ -394,22 +413,45 @@ flush_dirty(void)
 	srv.dirty.n = 0;
 }
 
-/* Once a second: drop peers stuck past -k, retry ones held by the kernel. */
+/* Once a second: drop peers stuck past -k. */
 static void
 scan_stalled(void)
 {
 	int64_t now = now_ms();
 	struct peer *p;
 	size_t i;
+	int outq;
 
 	if (now - srv.last_stall_scan < 1000)
 		return;
 	srv.last_stall_scan = now;
 	for (i = 0; i < srv.table.nlive; i++) {
 		p = srv.table.live[i];
-		if (p->stuck_ms != 0 && now - p->stuck_ms >= srv.opt.stall_ms)
+		if (p->stuck_ms == 0 || now - p->stuck_ms < srv.opt.stall_ms)
+			continue;
+		outq = unread_bytes(p);
+		if (outq != -1 && outq < p->stuck_outq) {
+			/* It read some: give it another -k from here. */
+			p->stuck_ms = now;
+			p->stuck_outq = outq;
+		} else
 			doom(p, "not reading its messages");
-		else if (p->retry && !p->dirty) {
+	}
+}
+
+/* Peers whose descriptors the kernel refused: try them again. */
+static void
+schedule_retries(void)
+{
+	struct peer *p;
+	size_t i;
+
+	if (!srv.retry_pending)
+		return;
+	srv.retry_pending = 0;
+	for (i = 0; i < srv.table.nlive; i++) {
+		p = srv.table.live[i];
+		if (p->retry && !p->dirty) {
 			p->dirty = 1;
 			idlist_push(&srv.dirty, p->id);
 		}
@@ -478,7 +520,8 @@ run(void)
 	int i, n, timeout;
 
 	while (!srv.quit) {
-		timeout = srv.table.nlive > 0 ? 1000 : -1;
+		timeout = srv.retry_pending ? RETRY_MS :
+		    srv.table.nlive > 0 ? 1000 : -1;
 		n = epoll_wait(srv.epfd, ev, 256, timeout);
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait: %s", strerror(errno));
@@ -491,6 +534,7 @@ run(void)
 				handle_peer(ev[i].data.ptr, ev[i].events);
 		}
 		scan_stalled();
+		schedule_retries();
 		while (srv.doomed.n > 0 || srv.dirty.n > 0) {
 			flush_dirty();
 			reap();
