@@ -34,6 +34,9 @@ int64_t	bench_now_ns(void);
 /* Sort v in place; nearest-rank percentile pct (0..100] of n values. */
 int64_t	bench_pctl(int64_t *v, size_t n, unsigned int pct);
 
+/* Sort v in place; the median of its n values. */
+double	bench_median(double *v, size_t n);
+
 /* A number in [min, max], or exit 1 naming the option and the range. */
 unsigned long bench_num(char opt, const char *s, unsigned long min,
 	    unsigned long max);

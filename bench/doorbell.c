@@ -173,22 +173,6 @@ join_pair(const char *path, unsigned int nvec, struct bpeer *a,
 	via->wait_a = a->own[0];
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sorts v. */
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -236,10 +220,10 @@ main(int argc, char **argv)
 		    r + 1, tr[r], ts[r], q[r]);
 	}
 	/* A round's pair ran back to back: its ratio cancels the drift. */
-	mq = median(q, rounds);
-	printf("doorbell=raw_eventfd rtt_ns=%.0f\n", median(tr, rounds));
+	mq = bench_median(q, rounds);
+	printf("doorbell=raw_eventfd rtt_ns=%.0f\n", bench_median(tr, rounds));
 	printf("doorbell=server_eventfd rtt_ns=%.0f ratio=%.2f\n",
-	    median(ts, rounds), mq);
+	    bench_median(ts, rounds), mq);
 	close(via.ring_a);
 	close(via.ring_b);
 	close(raw.wait_a);

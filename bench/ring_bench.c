@@ -551,31 +551,15 @@ calibrate(struct run *u, enum kind k)
 	return want < 1000 ? 1000 : (uint64_t)want;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Sorts v. */
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void
 report(const char *key, uint32_t size, double *fps, size_t rounds,
     double *ratio)
 {
-	double f = median(fps, rounds);
+	double f = bench_median(fps, rounds);
 
 	printf("%s=%u fps=%.0f gbps=%.3f", key, size, f, f * size / 1e9);
 	if (ratio != NULL)
-		printf(" x_memcpy=%.3f", median(ratio, rounds));
+		printf(" x_memcpy=%.3f", bench_median(ratio, rounds));
 	printf("\n");
 }
 
