@@ -84,14 +84,7 @@ bad_usage() {
 }
 
 @test "two mqnic endpoints in two namespaces ping each other; ARP floods" {
-	need_mqnic
-	need_net
-	start_server -f "$REGION"
-	start_bridge -p "$SOCK"
-	nsa=$(netns a)
-	nsb=$(netns b)
-	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
-	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	two_nics
 	run ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 10.77.0.2
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -110,14 +103,7 @@ bad_usage() {
 }
 
 @test "an idle bridge sleeps; doorbells wake it within milliseconds" {
-	need_mqnic
-	need_net
-	start_server -f "$REGION"
-	start_bridge -p "$SOCK"
-	nsa=$(netns a)
-	nsb=$(netns b)
-	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
-	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	two_nics
 	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
 	# Idle: a polling bridge would burn 200 ticks in these 2 s.
 	local t0 t1 avg
@@ -139,14 +125,7 @@ bad_usage() {
 }
 
 @test "a scribbled slot is reset and logged; the other two keep pinging" {
-	need_mqnic
-	need_net
-	start_server -f "$REGION"
-	start_bridge -p "$SOCK"
-	nsa=$(netns a)
-	nsb=$(netns b)
-	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
-	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	two_nics
 	peer c "$MAC_C" run hold
 	running c
 	sc=$(slot_of c)
@@ -250,14 +229,7 @@ bad_usage() {
 }
 
 @test "frames queued for an mqnic while the bridge is stopped reach it" {
-	need_mqnic
-	need_net
-	start_server -f "$REGION"
-	start_bridge -p "$SOCK"
-	nsa=$(netns a)
-	nsb=$(netns b)
-	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
-	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	two_nics
 	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
 	stop_bridge
 	# One echo request, sent while no bridge runs; its reply can only

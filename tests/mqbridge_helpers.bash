@@ -145,3 +145,16 @@ nic() {
 	ip -n "$ns" addr add "$addr" dev mq0 &&
 	    ip -n "$ns" link set mq0 up
 }
+
+# The common start: server, bridge, and mqnic endpoints nica (10.77.0.1,
+# namespace $nsa) and nicb (10.77.0.2, $nsb) on it.
+two_nics() {
+	need_mqnic
+	need_net
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	nsa=$(netns a)
+	nsb=$(netns b)
+	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+}
