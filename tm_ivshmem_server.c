@@ -27,14 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "listen.h"
-#include "log.h"
-#include "options.h"
-#include "peer.h"
-#include "proc.h"
-#include "region.h"
-#include "sigfd.h"
+#include "lib/log.h"
+#include "lib/proc.h"
+#include "lib/sigfd.h"
 #include "send_scm.h"
+#include "server/listen.h"
+#include "server/options.h"
+#include "server/peer.h"
+#include "server/region.h"
 
 #define ACCEPT_BURST	64	/* connections taken per wakeup */
 #define RETRY_MS	5	/* after ETOOMANYREFS */

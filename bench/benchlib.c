@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "send_scm.h"
 #include "bench/benchlib.h"
+#include "send_scm.h"
 
 int64_t
 bench_now_ns(void)

@@ -30,8 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "send_scm.h"
 #include "bench/benchlib.h"
+#include "send_scm.h"
 
 #define MARKS_MAX	8
 #define DRAIN_WAIT_MS	10000	/* no notice for this long: give up */

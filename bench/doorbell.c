@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "send_scm.h"
 #include "bench/benchlib.h"
+#include "send_scm.h"
 
 #define WARMUP		200
 #define HANG_SECONDS	60	/* a lost doorbell must not hang the run */

@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-O=${O:-.}
+O=${O:-build}
 TIME=${TIME:-3}		# seconds of iperf3 per path, after 1 s omitted
 PINGS=${PINGS:-200}	# pings per path, 10 ms apart
 prog=bench/net_bench.sh
@@ -42,9 +42,9 @@ for c in ip ping iperf3 ss timeout; do
 	}
 done
 
-server=$O/tm_ivshmem_server
-bridge=$O/mqbridge/mqbridge
-mqnic=$O/mqbridge/mqnic
+server=$O/bin/tm_ivshmem_server
+bridge=$O/bin/mqbridge
+mqnic=$O/bin/mqnic
 na=tm-nb-a-$$
 nb=tm-nb-b-$$
 tmp=$(mktemp -d /tmp/tm-netbench.XXXXXX)
@@ -205,7 +205,7 @@ setup_ns
 measure veth 10.77.1.2
 if why=$(bridge_missing); then
 	echo "$prog: skipping the bridge path: $why (make builds it once" \
-	    "mqbridge/mqbridge.c and mqbridge/mqnic.c exist)" >&2
+	    "mqbridge/bridge/mqbridge.c and mqbridge/nic/mqnic.c exist)" >&2
 	echo "net=bridge skipped=\"$why\""
 	exit 0
 fi

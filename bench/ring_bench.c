@@ -44,8 +44,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mqbridge/ring.h"
 #include "bench/benchlib.h"
+#include "mqbridge/slot/ring.h"
+#include "mqbridge/slot/ring_check.h"
 
 #define ROUNDS_MAX	32
 #define STALL_NS	20000000000LL	/* a stuck peer must not hang a run */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client_io.h"
+#include "client/client_io.h"
 
 #define WINDOW		(UINT64_C(64) << 20)	/* region bytes mapped at once */
 

@@ -8,9 +8,9 @@
  * every line it prints is "key value...", and everything the server sends
  * is checked.
  *
- * This file owns the command line, the client's view of the protocol (our
- * ID, the region, the peers' vectors) and the region windows.  Encoding and
- * the socket calls belong to send_scm.c.
+ * This file owns the client's view of the protocol (our ID, the region,
+ * the peers' vectors) and the commands; client_cmd.c owns the command
+ * line.  Encoding and the socket calls belong to send_scm.c.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -34,20 +34,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client_io.h"
-#include "log.h"
-#include "parse.h"
+#include "client/client_cmd.h"
+#include "client/client_io.h"
+#include "lib/log.h"
+#include "lib/parse.h"
 #include "send_scm.h"
 
-#define MAX_ID		65535
-#define MAX_VECTORS	64
+#define MAX_ID		CLIENT_MAX_ID
+#define MAX_VECTORS	CLIENT_MAX_VECTORS
 #define ALL_VECTORS	MAX_VECTORS	/* pump(): watch all our vectors */
 #define NO_VECTORS	(-1)		/* pump(): watch none */
-#define DEFAULT_SOCKET	"/tmp/ivshmem_socket"
-#define DEFAULT_WAIT	10
-#define MAX_WAIT	(UINT64_C(10) * 366 * 86400)
-#define EVENTFD_MAX	UINT64_C(0xfffffffffffffffe)
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Exit codes, plus two outcomes only the command can judge. */
 enum {
@@ -59,22 +55,8 @@ enum {
 	ST_SIGNAL = 11		/* SIGTERM or SIGINT: a clean stop */
 };
 
-enum cmd_kind {
-	CMD_INFO, CMD_MONITOR, CMD_RAW, CMD_RING, CMD_WAIT, CMD_READ,
-	CMD_WRITE
-};
-
-struct cmd {
-	enum cmd_kind	 kind;
-	uint64_t	 peer, vec, count, off, len;
-	int		 any_vec;
-};
-
 struct client {
-	enum scm_proto	 proto;
-	const char	*path;
-	unsigned int	 nvec;
-	uint64_t	 wait_s;
+	struct client_opts o;
 	int		 forever;
 	int64_t		 deadline;	/* CLOCK_MONOTONIC, in ns */
 	sigset_t	 oldmask;
@@ -92,43 +74,6 @@ struct client {
 };
 
 static volatile sig_atomic_t stop_signal;
-
-static const char usage_text[] =
-"usage: tm_ivshmem_client [-hl] [-p SOCKET] [-n VECTORS] [-w SECONDS]\n"
-"           COMMAND [ARGS]\n"
-"\n"
-"Connect to an ivshmem server the way a QEMU ivshmem-doorbell device does.\n"
-"Output lines are \"key value...\"; errors go to stderr.\n"
-"\n"
-"Options (before the command):\n"
-"  -p SOCKET   server socket (default " DEFAULT_SOCKET ")\n"
-"  -n VECTORS  vectors the server gives each peer, 1 to 64 (default 1);\n"
-"              must match the server's -n\n"
-"  -w SECONDS  give up after this long, exit 3 (default 10; 0 = never);\n"
-"              monitor stops counting once it prints ready\n"
-"  -l          legacy protocol (server started with -l, QEMU before 2.5)\n"
-"  -h          show this help\n"
-"\n"
-"Commands:\n"
-"  info             print version 0 (not with -l), id N, size BYTES and one\n"
-"                   \"peer P vectors V\" line per other peer\n"
-"  monitor          info, then ready, then until the server hangs up or\n"
-"                   SIGTERM/SIGINT: connect P vector V, disconnect P,\n"
-"                   rung V COUNT (one of our own vectors was rung)\n"
-"  raw [COUNT]      print each message as \"msg HEX fd|nofd\" (wire bytes),\n"
-"                   without interpreting it; stop after COUNT or at EOF\n"
-"  ring P V [COUNT] add COUNT (default 1) to vector V of peer P, print\n"
-"                   rang P V; exit 2 if P has no vector V within -w\n"
-"  wait [V|any] [COUNT]\n"
-"                   print ready, then rung V COUNT per wakeup until our\n"
-"                   vector V (default any) was rung COUNT (default 1) times\n"
-"  read OFF LEN     copy LEN bytes of the region at OFF to stdout\n"
-"  write OFF        copy stdin into the region at OFF; nothing is written\n"
-"                   if it would pass the region end\n"
-"OFF and LEN take K, M, G or T suffixes; a bare number means bytes.\n"
-"\n"
-"Exit status: 0 ok, 1 bad usage or input, 2 protocol or server error,\n"
-"3 timeout.\n";
 
 /* Log one error line and hand back the status to return with. */
 static int
@@ -155,120 +100,6 @@ out(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
-}
-
-static uint64_t
-num(const char *s, uint64_t min, uint64_t max, const char *what)
-{
-	const char *why;
-	uint64_t v;
-
-	if (parse_u64(s, min, max, &v, &why) == -1)
-		fatal("bad %s '%s': %s; give %" PRIu64 " to %" PRIu64, what, s,
-		    why, min, max);
-	return v;
-}
-
-static uint64_t
-bytes(const char *s, const char *what)
-{
-	const char *why;
-	uint64_t v;
-
-	if (parse_size(s, PARSE_BARE_BYTES, &v, &why) == -1)
-		fatal("bad %s '%s': %s; give bytes, or K, M, G, T", what, s,
-		    why);
-	return v;
-}
-
-static void
-parse_cmd(int argc, char **argv, unsigned int nvec, struct cmd *cmd)
-{
-	static const struct {
-		const char	*name;
-		enum cmd_kind	 kind;
-		int		 min, max;
-	} cmds[] = {
-		{ "info", CMD_INFO, 0, 0 }, { "monitor", CMD_MONITOR, 0, 0 },
-		{ "raw", CMD_RAW, 0, 1 }, { "ring", CMD_RING, 2, 3 },
-		{ "wait", CMD_WAIT, 0, 2 }, { "read", CMD_READ, 2, 2 },
-		{ "write", CMD_WRITE, 1, 1 }
-	};
-	size_t i;
-
-	if (argc < 1)
-		fatal("no command given; try info, or run tm_ivshmem_client -h");
-	for (i = 0; i < NITEMS(cmds); i++)
-		if (strcmp(argv[0], cmds[i].name) == 0)
-			break;
-	if (i == NITEMS(cmds))
-		fatal("unknown command '%s'; run tm_ivshmem_client -h", argv[0]);
-	if (argc - 1 < cmds[i].min || argc - 1 > cmds[i].max)
-		fatal("%s takes %d to %d arguments; run tm_ivshmem_client -h",
-		    argv[0], cmds[i].min, cmds[i].max);
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->kind = cmds[i].kind;
-	cmd->count = 1;
-	switch (cmd->kind) {
-	case CMD_RAW:
-		cmd->count = argc > 1 ? num(argv[1], 1, UINT64_MAX, "count") : 0;
-		break;
-	case CMD_RING:
-		cmd->peer = num(argv[1], 0, MAX_ID, "peer ID");
-		cmd->vec = num(argv[2], 0, nvec - 1, "vector (see -n)");
-		if (argc > 3)
-			cmd->count = num(argv[3], 1, EVENTFD_MAX, "count");
-		break;
-	case CMD_WAIT:
-		cmd->any_vec = argc < 2 || strcmp(argv[1], "any") == 0;
-		if (!cmd->any_vec)
-			cmd->vec = num(argv[1], 0, nvec - 1, "vector (see -n)");
-		if (argc > 2)
-			cmd->count = num(argv[2], 1, UINT64_MAX, "count");
-		break;
-	case CMD_READ:
-		cmd->len = bytes(argv[2], "length");
-		/* FALLTHROUGH */
-	case CMD_WRITE:
-		cmd->off = bytes(argv[1], "offset");
-		break;
-	default:
-		break;
-	}
-}
-
-static void
-parse_opts(int argc, char **argv, struct client *c, struct cmd *cmd)
-{
-	struct sockaddr_un sun;
-	int ch;
-
-	while ((ch = getopt(argc, argv, "+hln:p:w:")) != -1) {
-		switch (ch) {
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		case 'l':
-			c->proto = SCM_PROTO_LEGACY;
-			break;
-		case 'n':
-			c->nvec = (unsigned int)num(optarg, 1, MAX_VECTORS,
-			    "-n");
-			break;
-		case 'p':
-			c->path = optarg;
-			break;
-		case 'w':
-			c->wait_s = num(optarg, 0, MAX_WAIT, "-w");
-			break;
-		default:
-			fatal("bad option; run tm_ivshmem_client -h");
-		}
-	}
-	if (c->path[0] == '\0' || strlen(c->path) >= sizeof(sun.sun_path))
-		fatal("socket path '%s' must be 1 to %zu bytes; use a shorter "
-		    "-p", c->path, sizeof(sun.sun_path) - 1);
-	parse_cmd(argc - optind, argv + optind, c->nvec, cmd);
 }
 
 /* A monitor with many peers holds many eventfds. */
@@ -350,7 +181,7 @@ wait_ready(struct client *c, struct pollfd *pfd, nfds_t n)
 			continue;
 		if (pfd[0].revents == 0 || (pfd[0].revents & ~POLLIN) != 0 ||
 		    ioctl(c->sock, FIONREAD, &queued) == -1 ||
-		    (size_t)queued >= scm_msg_size(c->proto))
+		    (size_t)queued >= scm_msg_size(c->o.proto))
 			return ST_OK;
 		/* Half a message: the rest is on its way. */
 		pfd[0].revents = 0;
@@ -365,7 +196,7 @@ recv_msg(struct client *c, int64_t *v, int *fd)
 {
 	int r;
 
-	r = scm_recv(c->sock, c->proto, v, fd);
+	r = scm_recv(c->sock, c->o.proto, v, fd);
 	if (r == 0)
 		return ST_EOF;
 	if (r == -1)
@@ -398,7 +229,7 @@ explain(struct client *c, int st, const char *what, const char *hint)
 	if (st == ST_TIMEOUT)
 		return fail(ST_TIMEOUT, "timed out after %" PRIu64 " s waiting "
 		    "for %s; raise -w (0 waits forever) or check the server",
-		    c->wait_s, what);
+		    c->o.wait_s, what);
 	return st;
 }
 
@@ -406,7 +237,7 @@ static void
 peer_drop(struct client *c, long id)
 {
 	while (c->nfds[id] > 0)
-		close(c->vfd[id * c->nvec + --c->nfds[id]]);
+		close(c->vfd[id * c->o.nvec + --c->nfds[id]]);
 }
 
 /* An ID after the set-up: a vector with a descriptor, a departure without. */
@@ -429,13 +260,13 @@ handle_msg(struct client *c, int64_t v, int fd)
 			out("disconnect %" PRId64, v);
 		return ST_OK;
 	}
-	if (c->nfds[v] >= c->nvec) {
+	if (c->nfds[v] >= c->o.nvec) {
 		close(fd);
 		return fail(ST_PROTO, "server sent more than %u vectors for peer "
-		    "%" PRId64 "; give -n the server's -n", c->nvec, v);
+		    "%" PRId64 "; give -n the server's -n", c->o.nvec, v);
 	}
-	c->vfd[v * c->nvec + c->nfds[v]++] = fd;
-	if (v == c->id && c->nfds[v] == c->nvec)
+	c->vfd[v * c->o.nvec + c->nfds[v]++] = fd;
+	if (v == c->id && c->nfds[v] == c->o.nvec)
 		c->synced = 1;
 	else if (c->events && v != c->id)
 		out("connect %" PRId64 " vector %u", v, c->nfds[v] - 1);
@@ -473,10 +304,10 @@ pump(struct client *c, int watch)
 	int64_t v;
 	int fd, st;
 
-	for (i = 0; c->synced && watch != NO_VECTORS && i < c->nvec; i++) {
+	for (i = 0; c->synced && watch != NO_VECTORS && i < c->o.nvec; i++) {
 		if (watch != ALL_VECTORS && (unsigned int)watch != i)
 			continue;
-		pfd[n].fd = c->vfd[c->id * c->nvec + i];
+		pfd[n].fd = c->vfd[c->id * c->o.nvec + i];
 		pfd[n].events = POLLIN;
 		vec[n++] = i;
 	}
@@ -521,12 +352,12 @@ setup_error(struct client *c, int step, int64_t v, int had_fd)
 	if (step == 0 && !had_fd)
 		return fail(ST_PROTO, "server sent version %" PRId64 ", "
 		    "expecting 0%s", v, legacy);
-	if (step == 1 && v == -1 && had_fd && c->proto == SCM_PROTO_V0)
+	if (step == 1 && v == -1 && had_fd && c->o.proto == SCM_PROTO_V0)
 		return fail(ST_PROTO, "server sent the region where an ID "
 		    "belongs%s", legacy);
 	return fail(ST_PROTO, "server sent %" PRId64 " %s where %s belongs%s",
 	    v, had_fd ? "with a descriptor" : "alone", want[step],
-	    step == 2 && c->proto == SCM_PROTO_LEGACY ?
+	    step == 2 && c->o.proto == SCM_PROTO_LEGACY ?
 	    "; if it speaks version 0, drop -l" : "");
 }
 
@@ -542,7 +373,7 @@ handshake(struct client *c, int need_vectors)
 	int64_t v;
 	int fd, st, step;
 
-	for (step = c->proto == SCM_PROTO_V0 ? 0 : 1; step < 3; step++) {
+	for (step = c->o.proto == SCM_PROTO_V0 ? 0 : 1; step < 3; step++) {
 		if ((st = next_msg(c, &v, &fd)) != ST_OK)
 			return explain(c, st, step < 2 ? "an ID" : "the region",
 			    step < 2 ? " (refused: full or not allowed?)" : "");
@@ -562,7 +393,7 @@ handshake(struct client *c, int need_vectors)
 	while (need_vectors && !c->synced) {
 		if ((st = pump(c, NO_VECTORS)) != ST_OK) {
 			snprintf(what, sizeof(what), "our vectors (got %u of %u;"
-			    " is -n the server's -n?)", c->nfds[c->id], c->nvec);
+			    " is -n the server's -n?)", c->nfds[c->id], c->o.nvec);
 			return explain(c, st, what, "");
 		}
 	}
@@ -578,7 +409,7 @@ client_connect(struct client *c)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, c->path, strlen(c->path));
+	memcpy(sun.sun_path, c->o.path, strlen(c->o.path));
 	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->sock == -1)
 		return fail(ST_PROTO, "socket: %s", strerror(errno));
@@ -593,8 +424,8 @@ client_connect(struct client *c)
 	if (errno == EAGAIN || errno == EINPROGRESS)
 		return fail(ST_TIMEOUT, "timed out after %" PRIu64 " s "
 		    "connecting to %s (server not accepting); raise -w or "
-		    "check the server", c->wait_s, c->path);
-	return fail(ST_PROTO, "cannot connect to %s: %s; %s", c->path,
+		    "check the server", c->o.wait_s, c->o.path);
+	return fail(ST_PROTO, "cannot connect to %s: %s; %s", c->o.path,
 	    strerror(errno), errno == EACCES ? "check the socket's owner "
 	    "and mode (server -o, -S)" : "is tm_ivshmem_server running "
 	    "with this -p?");
@@ -608,7 +439,7 @@ cmd_info(struct client *c, const struct cmd *cmd)
 
 	if ((st = handshake(c, 1)) != ST_OK)
 		return st;
-	if (c->proto == SCM_PROTO_V0)
+	if (c->o.proto == SCM_PROTO_V0)
 		out("version %d", SCM_PROTOCOL_VERSION);
 	out("id %ld", c->id);
 	out("size %" PRIu64, c->size);
@@ -643,7 +474,7 @@ cmd_raw(struct client *c, const struct cmd *cmd)
 		if (st != ST_OK)
 			return explain(c, st, what, "");
 		/* Decoding then encoding gives back the exact wire bytes. */
-		n = scm_encode(c->proto, v, buf);
+		n = scm_encode(c->o.proto, v, buf);
 		for (i = 0; i < n; i++)
 			snprintf(hex + 2 * i, 3, "%02x", buf[i]);
 		out("msg %s %s", hex, fd != SCM_NO_FD ? "fd" : "nofd");
@@ -673,7 +504,7 @@ cmd_ring(struct client *c, const struct cmd *cmd)
 		if (st != ST_OK)
 			return st;
 	}
-	r = write(c->vfd[cmd->peer * c->nvec + cmd->vec], &cmd->count,
+	r = write(c->vfd[cmd->peer * c->o.nvec + cmd->vec], &cmd->count,
 	    sizeof(cmd->count));
 	if (r != (ssize_t)sizeof(cmd->count))
 		return fail(ST_PROTO, "ringing peer %" PRIu64 " vector %" PRIu64
@@ -791,21 +622,17 @@ main(int argc, char **argv)
 
 	log_init(argv[0], 0, 0);
 	memset(&c, 0, sizeof(c));
-	c.proto = SCM_PROTO_V0;
-	c.path = DEFAULT_SOCKET;
-	c.nvec = 1;
-	c.wait_s = DEFAULT_WAIT;
 	c.sock = c.region = -1;
 	c.id = -1;
-	parse_opts(argc, argv, &c, &cmd);
+	client_parse(argc, argv, &c.o, &cmd);
 	raise_nofile();
 	if (cmd.kind == CMD_MONITOR || cmd.kind == CMD_RAW)
 		catch_signals(&c);
 	c.nfds = calloc(MAX_ID + 1, 1);
-	c.vfd = calloc((size_t)(MAX_ID + 1) * c.nvec, sizeof(int));
-	c.forever = c.wait_s == 0;
+	c.vfd = calloc((size_t)(MAX_ID + 1) * c.o.nvec, sizeof(int));
+	c.forever = c.o.wait_s == 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	c.deadline = ((int64_t)now.tv_sec + (int64_t)c.wait_s) * 1000000000 +
+	c.deadline = ((int64_t)now.tv_sec + (int64_t)c.o.wait_s) * 1000000000 +
 	    now.tv_nsec;
 	if (c.nfds == NULL || c.vfd == NULL)
 		st = fail(ST_PROTO, "out of memory for the peer table");

@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mqbridge/ivpeer.h"
-#include "log.h"
+#include "lib/ivpeer.h"
+#include "lib/log.h"
 
 static int64_t
 now_ms(void)

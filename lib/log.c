@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 static const char *log_progname = "tm_ivshmem";
 static int log_verbosity;

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
-#include "parse.h"
+#include "lib/log.h"
+#include "lib/parse.h"
 
 int
 is_pow2(uint64_t v)

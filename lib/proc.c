@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "proc.h"
+#include "lib/log.h"
+#include "lib/proc.h"
 
 /* Absolute, so that cleanup after a daemon's chdir("/") still works. */
 void

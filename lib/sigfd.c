@@ -10,8 +10,8 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "log.h"
-#include "sigfd.h"
+#include "lib/log.h"
+#include "lib/sigfd.h"
 
 int
 sigfd_open(int sig, ...)

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "listen.h"
-#include "log.h"
+#include "lib/log.h"
+#include "server/listen.h"
 
 static void
 listen_addr(const char *path, struct sockaddr_un *sun)

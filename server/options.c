@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "listen.h"
-#include "log.h"
-#include "options.h"
-#include "parse.h"
-#include "peer.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "server/listen.h"
+#include "server/options.h"
+#include "server/peer.h"
 
 static void
 usage(FILE *f)

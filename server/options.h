@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "region.h"
 #include "send_scm.h"
+#include "server/region.h"
 
 #define ALLOW_MAX	64
 

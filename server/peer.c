@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "peer.h"
+#include "server/peer.h"
 
 void
 peer_table_init(struct peer_table *t, size_t max_peers)

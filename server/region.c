@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "parse.h"
-#include "region.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "server/region.h"
 
 /* Open an existing object, or create it with O_EXCL; sets *created. */
 static int

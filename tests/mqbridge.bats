@@ -7,8 +7,8 @@
 # anti-spoofing and counters, fairness, backpressure from full rings,
 # heartbeat reclaim and several regions at once.
 
-load helpers
-load mqbridge_helpers
+load lib/helpers
+load lib/mqbridge_helpers
 
 setup() { mqb_setup; }
 teardown() { mqb_teardown; }

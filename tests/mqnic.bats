@@ -13,12 +13,12 @@
 # guest's kernel and busybox are Debian packages fetched once with
 # apt-get download into $TM_GUEST_CACHE (default /var/tmp/tm-guest).
 
-load helpers
+load lib/helpers
 
-NIC=$TM_BIN/mqbridge/mqnic
-RING=$TM_BIN/tests/bin/nic_ring
-NIC_STATIC=$TM_BIN/tests/bin/mqnic-static
-BRIDGE=$TM_BIN/mqbridge/mqbridge
+NIC=$TM_BUILD/bin/mqnic
+RING=$TM_BUILD/tests/nic_ring
+NIC_STATIC=$TM_BUILD/tests/mqnic-static
+BRIDGE=$TM_BUILD/bin/mqbridge
 GUEST_CACHE=${TM_GUEST_CACHE:-/var/tmp/tm-guest}
 MAC=02:00:00:00:00:01
 MAC2=02:00:00:00:00:02

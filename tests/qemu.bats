@@ -7,7 +7,7 @@
 # The *_args helpers print QEMU words for splitting; $T has no spaces.
 # shellcheck disable=SC2046
 
-load qemu_helpers
+load lib/qemu_helpers
 
 setup() {
 	qemu_setup
@@ -189,13 +189,13 @@ assert_logged_id() {
 	[ "$status" -ne 0 ]
 	[[ $output == *"is_power_of_2(size)"* ]]
 
-	run timeout 5 "$TM_BIN/tm_ivshmem_server" -f "$T/new" -m 3M -p "$SOCK"
+	run timeout 5 "$TM_BUILD/bin/tm_ivshmem_server" -f "$T/new" -m 3M -p "$SOCK"
 	[ "$status" -ne 0 ]
 	[[ $output == *"power of two"* ]]
 	[ ! -e "$SOCK" ]
 	[ ! -e "$T/new" ]
 
-	run timeout 5 "$TM_BIN/tm_ivshmem_server" -f "$T/three" -p "$SOCK"
+	run timeout 5 "$TM_BUILD/bin/tm_ivshmem_server" -f "$T/three" -p "$SOCK"
 	[ "$status" -ne 0 ]
 	[[ $output == *"power of two"* ]]
 	[ ! -e "$SOCK" ]

@@ -1,14 +1,14 @@
 #!/usr/bin/env bats
 # tests/ring.bats - the NIC ring ABI (mqbridge/ring.h): the unit tests of
 # tests/ring_test.c in this build's flavour, one group per test, and a
-# short libFuzzer run of mqbridge/fuzz_ring.c (clang; normal flavour only,
+# short libFuzzer run of tests/fuzz/fuzz_ring.c (clang; normal flavour only,
 # since the fuzz binary is always ASan+UBSan instrumented).
 
 FUZZ_SECONDS=20
 
 setup() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-	RT=${TM_BIN:-$TOP}/tests/bin/ring_test
+	RT=${TM_BUILD:-$TOP/build}/tests/ring_test
 	T=$(mktemp -d /tmp/tm-ring.XXXXXX)
 	export TMPDIR=$T
 }
@@ -109,11 +109,11 @@ unit() {
 		skip "fuzz_ring is always sanitized; it runs in the normal flavour"
 	command -v clang >/dev/null ||
 		skip "clang missing; apt-get install clang libclang-rt-14-dev"
-	run make -s -C "$TOP" O=build/fuzz fuzz
+	run make -s -C "$TOP" O="${TM_BUILD:-$TOP/build}" fuzz
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	mkdir "$T/corpus"
 	run env -u ASAN_OPTIONS -u UBSAN_OPTIONS \
-	    "$TOP/build/fuzz/mqbridge/bin/fuzz_ring" \
+	    "${TM_BUILD:-$TOP/build}/fuzz/fuzz_ring" \
 	    -max_total_time=$FUZZ_SECONDS -rss_limit_mb=1024 \
 	    -print_final_stats=1 -artifact_prefix="$T/" "$T/corpus"
 	if [ "$status" -ne 0 ]; then

@@ -4,7 +4,7 @@
 # with a flat fd count and RSS, and thousands of concurrent peers that all
 # learn of each other.  The server must stay responsive throughout.
 
-load helpers
+load lib/helpers
 
 setup() {
 	tm_setup

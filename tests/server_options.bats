@@ -5,7 +5,7 @@
 # effect needs peers or signals are in server_process.bats and
 # server_protocol.bats; region options in server_region.bats.
 
-load helpers
+load lib/helpers
 
 setup() { tm_setup; }
 teardown() { tm_teardown; }

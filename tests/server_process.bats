@@ -4,7 +4,7 @@
 # pidfile and syslog, -P, peer credentials and the -U/-G allow-lists, the
 # -c peer limit, and accept() under EMFILE.
 
-load helpers
+load lib/helpers
 
 setup() { tm_setup; }
 teardown() { tm_teardown; }

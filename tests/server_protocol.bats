@@ -5,7 +5,7 @@
 # eventfds that really connect one peer's doorbell to another's vector.
 # The peers are the real client tool (raw, info, wait, ring).
 
-load helpers
+load lib/helpers
 
 setup() {
 	tm_setup

@@ -5,7 +5,7 @@
 # files are reported, small filesystems fail cleanly, and sizes far past
 # 32 bits work.
 
-load helpers
+load lib/helpers
 
 setup() { tm_setup; }
 teardown() { tm_teardown; }

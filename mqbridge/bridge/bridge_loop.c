@@ -24,11 +24,15 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mqbridge/bridge_core.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "mqbridge/bridge/bridge_loop.h"
+#include "mqbridge/bridge/bridge_region.h"
+#include "mqbridge/bridge/bridge_slot.h"
+#include "mqbridge/bridge/bridge_stats.h"
+#include "mqbridge/bridge/bridge_switch.h"
 
 #define SPIN_MIN_US	20
 #define SPIN_MAX_US	200
@@ -51,21 +55,6 @@ struct loop {
 	int64_t	 next_tick, next_beat, next_status;	/* ms */
 };
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t
-bridge_now_ms(void)
-{
-	return now_us() / 1000;
-}
-
 static int
 watch(struct loop *l, int fd, uint64_t tag)
 {
@@ -81,7 +70,7 @@ watch(struct loop *l, int fd, uint64_t tag)
 static int
 loop_init(struct bridge *b, struct loop *l, int sigfd)
 {
-	struct region *r;
+	struct bridge_region *r;
 	unsigned int i, v;
 
 	memset(l, 0, sizeof(*l));
@@ -121,9 +110,9 @@ on_signal(struct bridge *b, struct loop *l)
 }
 
 static void
-on_sock(struct bridge *b, struct loop *l, struct region *r)
+on_sock(struct bridge *b, struct loop *l, struct bridge_region *r)
 {
-	region_pump(b, r);
+	bridge_region_pump(b, r);
 	if (!r->joined)
 		epoll_ctl(l->ep, EPOLL_CTL_DEL, r->peer.sock, NULL);
 }
@@ -174,7 +163,7 @@ housekeeping(struct bridge *b, struct loop *l, int64_t ms)
 	l->next_tick = ms + BRIDGE_TICK_MS;
 	events(b, l, 0);
 	for (i = 0; i < b->nreg; i++)
-		region_check(b, &b->reg[i]);
+		bridge_region_check(b, &b->reg[i]);
 	for (i = 0; i < b->nports; i++)
 		port_tick(b, b->ports[i], ms);
 	if (ms >= l->next_beat) {
@@ -191,7 +180,7 @@ housekeeping(struct bridge *b, struct loop *l, int64_t ms)
 static void
 sleep_once(struct bridge *b, struct loop *l, int64_t *nap)
 {
-	int64_t left = l->next_tick * 1000 - now_us();
+	int64_t left = l->next_tick * 1000 - clock_us();
 
 	if (b->waiting > 0) {
 		if (left > *nap)
@@ -223,9 +212,9 @@ bridge_run(struct bridge *b, int sigfd)
 				spin *= 2;
 			woke = 0;
 			nap = NAP_MIN_US;
-			last = now_us();
+			last = clock_us();
 		}
-		now = now_us();
+		now = clock_us();
 		if (now / 1000 >= l.next_tick)
 			housekeeping(b, &l, now / 1000);
 		if (now - last < spin)
@@ -234,7 +223,7 @@ bridge_run(struct bridge *b, int sigfd)
 			spin /= 2;		/* the window ran out idle */
 		sleep_once(b, &l, &nap);
 		woke = 1;
-		last = now_us();
+		last = clock_us();
 	}
 	close(l.ep);
 	return 0;

@@ -14,13 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "mqbridge/bridge_core.h"
+#include "lib/log.h"
+#include "mqbridge/bridge/bridge_region.h"
+#include "mqbridge/bridge/bridge_slot.h"
+#include "mqbridge/slot/ring_check.h"
 
 #define JOIN_TIMEOUT_MS	5000
 
 static int
-map_region(struct region *r, uint64_t offset)
+map_region(struct bridge_region *r, uint64_t offset)
 {
 	uint64_t size = r->peer.size;
 
@@ -48,7 +50,7 @@ map_region(struct region *r, uint64_t offset)
 
 /* Say what is stored when it is not what we were asked for. */
 static void
-explain_format(const struct region *r, const struct bridge_opts *o, int err)
+explain_format(const struct bridge_region *r, const struct bridge_opts *o, int err)
 {
 	const struct ring_params *p = &o->params;
 	struct ring_geom g;
@@ -75,7 +77,7 @@ explain_format(const struct region *r, const struct bridge_opts *o, int err)
 }
 
 static int
-format_area(struct region *r, const struct bridge_opts *o)
+format_area(struct bridge_region *r, const struct bridge_opts *o)
 {
 	const struct ring_geom *g;
 	int err, formatted;
@@ -96,9 +98,9 @@ format_area(struct region *r, const struct bridge_opts *o)
 }
 
 int
-region_open(struct bridge *b, unsigned int i, const char *path)
+bridge_region_open(struct bridge *b, unsigned int i, const char *path)
 {
-	struct region *r = &b->reg[i];
+	struct bridge_region *r = &b->reg[i];
 	char err[256];
 	uint32_t s;
 
@@ -127,7 +129,7 @@ region_open(struct bridge *b, unsigned int i, const char *path)
 }
 
 void
-region_close(struct region *r)
+bridge_region_close(struct bridge_region *r)
 {
 	/* Our side words stay as they are: endpoints keep queueing, and
 	 * the next bridge resumes from the stored indices. */
@@ -140,7 +142,7 @@ region_close(struct region *r)
 }
 
 static void
-reset_ports(struct bridge *b, struct region *r)
+reset_ports(struct bridge *b, struct bridge_region *r)
 {
 	uint32_t s;
 
@@ -164,7 +166,7 @@ reset_ports(struct bridge *b, struct region *r)
  * parameters is back.
  */
 void
-region_check(struct bridge *b, struct region *r)
+bridge_region_check(struct bridge *b, struct bridge_region *r)
 {
 	int err;
 
@@ -187,14 +189,14 @@ region_check(struct bridge *b, struct region *r)
 
 struct pump_arg {
 	struct bridge	*b;
-	struct region	*r;
+	struct bridge_region	*r;
 };
 
 static void
 peer_event(void *arg, int id, enum ivpeer_event ev)
 {
 	struct pump_arg *pa = arg;
-	struct region *r = pa->r;
+	struct bridge_region *r = pa->r;
 	struct ring_slot_view v;
 	char name[32];
 	uint32_t s;
@@ -218,7 +220,7 @@ peer_event(void *arg, int id, enum ivpeer_event ev)
 }
 
 void
-region_pump(struct bridge *b, struct region *r)
+bridge_region_pump(struct bridge *b, struct bridge_region *r)
 {
 	struct pump_arg pa = { b, r };
 	char err[256];

@@ -14,10 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
-#include "mqbridge/bridge_core.h"
-
-static const char *state_names[] = { "reset", "init", "ready", "run" };
+#include "lib/log.h"
+#include "mqbridge/bridge/bridge_slot.h"
 
 const char *
 port_name(const struct port *p, char *buf, size_t len)
@@ -27,7 +25,7 @@ port_name(const struct port *p, char *buf, size_t len)
 }
 
 void
-port_init(struct port *p, struct region *r, uint32_t slot,
+port_init(struct port *p, struct bridge_region *r, uint32_t slot,
     unsigned int index)
 {
 	memset(p, 0, sizeof(*p));
@@ -274,8 +272,8 @@ step(struct bridge *b, struct port *p, const struct ring_slot_view *v)
 		log_info("slot %s: released by its owner",
 		    port_name(p, name, sizeof(name)));
 	log_debug("slot %s: %s -> %s (nic %s)", port_name(p, name,
-	    sizeof(name)), state_names[p->state], state_names[next],
-	    state_names[nic->state]);
+	    sizeof(name)), ring_state_name(p->state), ring_state_name(next),
+	    ring_state_name(nic->state));
 	switch (next) {
 	case RING_RESET:
 		enter_reset(b, p);

@@ -20,8 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mqbridge/bridge_core.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "mqbridge/bridge/bridge_slot.h"
+#include "mqbridge/bridge/bridge_stats.h"
 
 static const char *drop_names[DROP_REASONS] = {
 	[DROP_SPOOFED] = "spoofed",
@@ -31,8 +33,6 @@ static const char *drop_names[DROP_REASONS] = {
 	[DROP_HAIRPIN] = "hairpin",
 	[DROP_CORRUPT] = "corrupt",
 };
-
-static const char *state_names[] = { "reset", "init", "ready", "run" };
 
 void
 stats_drop(struct bridge *b, struct port *p, enum bridge_drop why)
@@ -58,7 +58,7 @@ port_line(const struct port *p, char *buf, size_t len)
 	snprintf(buf, len, "slot %s state %s mac %s peer %s in_frames %"
 	    PRIu64 " in_bytes %" PRIu64 " out_frames %" PRIu64 " out_bytes %"
 	    PRIu64 " drops %" PRIu64 " resets %" PRIu64 " reclaims %" PRIu64,
-	    port_name(p, name, sizeof(name)), state_names[p->state & 3], mac,
+	    port_name(p, name, sizeof(name)), ring_state_name(p->state), mac,
 	    peer, c->in_frames, c->in_bytes, c->out_frames, c->out_bytes,
 	    c->drops, c->resets, c->reclaims);
 }
@@ -129,7 +129,7 @@ write_all(FILE *f, const struct bridge *b)
 
 	fprintf(f, "pid %ld\n", (long)getpid());
 	fprintf(f, "uptime %" PRId64 "\n",
-	    (bridge_now_ms() - b->stats.start_ms) / 1000);
+	    (clock_ms() - b->stats.start_ms) / 1000);
 	for (i = 0; i < b->nports; i++) {
 		port_line(b->ports[i], line, sizeof(line));
 		fprintf(f, "%s\n", line);

@@ -25,8 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "mqbridge/bridge_core.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "mqbridge/bridge/bridge_slot.h"
+#include "mqbridge/bridge/bridge_stats.h"
+#include "mqbridge/bridge/bridge_switch.h"
 
 static size_t
 mac_hash(const uint8_t m[6], size_t mask)
@@ -114,7 +117,7 @@ static int64_t
 round_now(struct bridge *b)
 {
 	if (b->round_ms == 0)
-		b->round_ms = bridge_now_ms();
+		b->round_ms = clock_ms();
 	return b->round_ms;
 }
 

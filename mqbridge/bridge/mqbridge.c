@@ -21,10 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mqbridge/bridge_core.h"
-#include "parse.h"
-#include "sigfd.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/sigfd.h"
+#include "mqbridge/bridge/bridge_loop.h"
+#include "mqbridge/bridge/bridge_region.h"
+#include "mqbridge/bridge/bridge_stats.h"
+#include "mqbridge/bridge/bridge_switch.h"
 
 static const char usage_text[] =
 "usage: mqbridge [-hv] -p SOCKET [-p SOCKET ...] [-n VECTORS] [--slots N]\n"
@@ -247,11 +251,11 @@ static int
 open_all(struct bridge *b)
 {
 	unsigned int i, s, n = 0;
-	struct region *r;
+	struct bridge_region *r;
 
 	for (i = 0; i < b->opt.nsock; i++) {
 		b->nreg = i + 1;
-		if (region_open(b, i, b->opt.sock[i]) == -1 ||
+		if (bridge_region_open(b, i, b->opt.sock[i]) == -1 ||
 		    same_region(b, i))
 			return -1;
 	}
@@ -280,7 +284,7 @@ close_all(struct bridge *b)
 	free(b->ports);
 	b->ports = NULL;
 	for (i = 0; i < b->nreg; i++)
-		region_close(&b->reg[i]);
+		bridge_region_close(&b->reg[i]);
 }
 
 int
@@ -293,7 +297,7 @@ main(int argc, char **argv)
 	parse_opts(&b.opt, argc, argv);
 	log_init("mqbridge", b.opt.verbosity, 0);
 	sigfd = sigfd_open(SIGTERM, SIGINT, SIGUSR1, 0);
-	b.stats.start_ms = bridge_now_ms();
+	b.stats.start_ms = clock_ms();
 	if (open_all(&b) == 0) {
 		log_info("bridge ready: %u region%s, %u slots, budget %u, "
 		    "reclaim after %u s, full-wait %u ms", b.nreg,

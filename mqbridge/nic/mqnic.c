@@ -24,13 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "sigfd.h"
-#include "mqbridge/nic_attach.h"
-#include "mqbridge/nic_link.h"
-#include "mqbridge/nic_opts.h"
-#include "mqbridge/nic_port.h"
-#include "mqbridge/nic_tap.h"
+#include "lib/log.h"
+#include "lib/sigfd.h"
+#include "mqbridge/nic/nic_attach.h"
+#include "mqbridge/nic/nic_link.h"
+#include "mqbridge/nic/nic_opts.h"
+#include "mqbridge/nic/nic_ivshmem.h"
+#include "mqbridge/nic/nic_tap.h"
 
 #define TICK_NS		100000000LL	/* heartbeat and state */
 #define SPIN_NS		100000LL	/* busy-poll after a frame */
@@ -40,7 +40,7 @@
 
 struct nic {
 	struct nic_opts	 o;
-	struct nic_port	 port;
+	struct nic_ivshmem dev;
 	struct nic_slot	 slot;
 	struct nic_tap	 tap;
 	struct nic_link	 link;
@@ -101,11 +101,11 @@ session_start(struct nic *n)
 	char err[512];
 	int rc;
 
-	rc = nic_attach(&n->slot, n->port.region_fd, n->port.region_size,
+	rc = nic_attach(&n->slot, n->dev.region_fd, n->dev.region_size,
 	    n->o.offset, deadline(n), stop_requested, err, sizeof(err));
 	if (rc == 0) {
 		n->attached = 1;
-		rc = nic_claim(&n->slot, n->o.mac, n->port.id, deadline(n),
+		rc = nic_claim(&n->slot, n->o.mac, n->dev.id, deadline(n),
 		    stop_requested, err, sizeof(err));
 	}
 	if (rc == -2)
@@ -124,7 +124,7 @@ session_start(struct nic *n)
 	} else if (nic_tap_mtu(&n->tap, n->slot.a.geom.p.mtu, err,
 	    sizeof(err)) == -1)
 		log_warn("%s", err);
-	nic_link_init(&n->link, &n->slot.a, n->slot.slot, &n->port, &n->tap);
+	nic_link_init(&n->link, &n->slot.a, n->slot.slot, &n->dev, &n->tap);
 	log_info("mqnic ready: slot %u tap %s mac %s", n->slot.slot,
 	    n->tap.name, n->o.macstr);
 	return 0;
@@ -172,7 +172,7 @@ tick(struct nic *n)
 	    (rc = recover(n, hold)) != 0)
 		return rc;
 	nic_beat(&n->slot);
-	nic_port_pump(&n->port);
+	nic_ivshmem_pump(&n->dev);
 	nic_link_step(&n->link);
 	return 0;
 }
@@ -189,7 +189,7 @@ sleep_once(struct nic *n, int64_t timeout_ns, int64_t *nap)
 {
 	struct pollfd pfd[4];
 	struct timespec ts;
-	int bell = nic_port_bell_fd(&n->port), k = 0, ib = -1, is = -1;
+	int bell = nic_ivshmem_bell_fd(&n->dev), k = 0, ib = -1, is = -1;
 	int running = nic_link_running(&n->link);
 
 	if (running && bell != -1 && nic_link_arm(&n->link))
@@ -207,18 +207,18 @@ sleep_once(struct nic *n, int64_t timeout_ns, int64_t *nap)
 		ib = k;
 		pfd[k++] = (struct pollfd){ .fd = bell, .events = POLLIN };
 	}
-	if (nic_port_server_fd(&n->port) != -1) {
+	if (nic_ivshmem_server_fd(&n->dev) != -1) {
 		is = k;
-		pfd[k++] = (struct pollfd){ .fd = nic_port_server_fd(&n->port),
+		pfd[k++] = (struct pollfd){ .fd = nic_ivshmem_server_fd(&n->dev),
 		    .events = POLLIN };
 	}
 	ts.tv_sec = timeout_ns / 1000000000LL;
 	ts.tv_nsec = timeout_ns % 1000000000LL;
 	if (ppoll(pfd, (nfds_t)k, &ts, NULL) > 0) {
 		if (ib != -1 && (pfd[ib].revents & POLLIN))
-			(void)nic_port_take(&n->port);
+			(void)nic_ivshmem_take(&n->dev);
 		if (is != -1 && pfd[is].revents != 0)
-			nic_port_pump(&n->port);
+			nic_ivshmem_pump(&n->dev);
 	}
 	nic_link_disarm(&n->link);
 }
@@ -261,8 +261,8 @@ main(int argc, char **argv)
 	nic_opts_parse(argc, argv, &n.o);
 	log_init("mqnic", n.o.verbosity, 0);
 	signals_init();
-	if (nic_port_open(&n.port, &n.o, 10000, err, sizeof(err)) == -1) {
-		nic_port_close(&n.port);
+	if (nic_ivshmem_open(&n.dev, &n.o, 10000, err, sizeof(err)) == -1) {
+		nic_ivshmem_close(&n.dev);
 		fatal("%s", err);
 	}
 	rc = session_start(&n);
@@ -274,7 +274,7 @@ main(int argc, char **argv)
 	    NIC_LOST);
 	if (n.have_tap)
 		nic_tap_close(&n.tap);
-	nic_port_close(&n.port);
+	nic_ivshmem_close(&n.dev);
 	close(sigfd);
 	return rc == 2 ? 0 : rc;
 }

@@ -24,9 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mqbridge/nic_attach.h"
-#include "mqbridge/nic_opts.h"
+#include "lib/log.h"
+#include "mqbridge/nic/nic_attach.h"
+#include "mqbridge/nic/nic_opts.h"
 
 #define NAP_NS		100000000LL	/* between looks at the area */
 #define STALE_NS	350000000LL	/* > 3 heartbeats of 100 ms */

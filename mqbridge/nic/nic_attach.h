@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mqbridge/ring.h"
+#include "mqbridge/slot/ring.h"
 
 struct nic_slot {
 	unsigned char	*map;		/* the area alone */

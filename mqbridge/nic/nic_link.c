@@ -23,8 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mqbridge/nic_link.h"
+#include "lib/log.h"
+#include "mqbridge/nic/nic_link.h"
 
 #define SPILL	65536		/* past any frame a TAP holds */
 
@@ -34,16 +34,14 @@
 
 static unsigned char spill[SPILL];
 
-static const char *state_name[] = { "reset", "init", "ready", "run" };
-
 void
 nic_link_init(struct nic_link *l, const struct ring_area *a, uint32_t slot,
-    struct nic_port *port, struct nic_tap *tap)
+    struct nic_ivshmem *dev, struct nic_tap *tap)
 {
 	memset(l, 0, sizeof(*l));
 	l->a = a;
 	l->slot = slot;
-	l->port = port;
+	l->dev = dev;
 	l->tap = tap;
 	l->own = RING_RESET;
 }
@@ -66,14 +64,14 @@ go(struct nic_link *l, enum ring_state next, uint32_t bridge)
 	} else if (l->own == RING_RUN) {
 		nic_tap_carrier(l->tap, 0);
 		log_info("link down: slot %u goes to %s", l->slot,
-		    state_name[next]);
+		    ring_state_name(next));
 	}
 	if (next == RING_RESET) {
 		l->rings = 0;
 		nic_link_disarm(l);
 	}
-	log_debug("slot %u: %s -> %s", l->slot, state_name[l->own],
-	    state_name[next]);
+	log_debug("slot %u: %s -> %s", l->slot, ring_state_name(l->own),
+	    ring_state_name(next));
 	l->own = next;
 	ring_side_state(l->a, l->slot, RING_NIC, next);
 }
@@ -172,7 +170,7 @@ ring_bridge(struct nic_link *l)
 	id = v.side[RING_BRIDGE].peer_id;
 	vec = v.side[RING_BRIDGE].vector;
 	if (id <= RING_PEER_MAX && vec < RING_VECTORS_MAX &&
-	    nic_port_ring(l->port, id, vec) == 0) {
+	    nic_ivshmem_ring(l->dev, id, vec) == 0) {
 		l->st.bells++;
 		l->warned &= ~WARN_BELL;
 		return;

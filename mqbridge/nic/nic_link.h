@@ -9,9 +9,9 @@
 
 #include <stdint.h>
 
-#include "mqbridge/nic_port.h"
-#include "mqbridge/nic_tap.h"
-#include "mqbridge/ring.h"
+#include "mqbridge/nic/nic_ivshmem.h"
+#include "mqbridge/nic/nic_tap.h"
+#include "mqbridge/slot/ring.h"
 
 #define NIC_BUDGET	64		/* frames each way per round */
 
@@ -29,7 +29,7 @@ struct nic_stats {
 struct nic_link {
 	const struct ring_area *a;
 	uint32_t	 slot;
-	struct nic_port	*port;
+	struct nic_ivshmem	*dev;
 	struct nic_tap	*tap;
 	enum ring_state	 own;
 	int		 rings;		/* opened for this run */
@@ -42,7 +42,7 @@ struct nic_link {
 };
 
 void	nic_link_init(struct nic_link *, const struct ring_area *,
-	    uint32_t slot, struct nic_port *, struct nic_tap *);
+	    uint32_t slot, struct nic_ivshmem *, struct nic_tap *);
 /* Follow the bridge's state; called at each tick. */
 void	nic_link_step(struct nic_link *);
 /* Move what is waiting, a budget each way: the number of frames. */

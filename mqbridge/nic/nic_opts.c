@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "parse.h"
-#include "mqbridge/ivpeer.h"
-#include "mqbridge/nic_opts.h"
-#include "mqbridge/ring.h"
+#include "lib/ivpeer.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "mqbridge/nic/nic_opts.h"
+#include "mqbridge/slot/ring.h"
 
 enum {
 	OPT_MAC = 256,

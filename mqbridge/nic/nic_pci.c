@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mqbridge/nic_pci.h"
-#include "log.h"
+#include "lib/log.h"
+#include "mqbridge/nic/nic_pci.h"
 
 /* A sysfs number such as "0x1af4\n"; -1 if the file is absent. */
 static long

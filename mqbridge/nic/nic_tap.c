@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mqbridge/nic_tap.h"
+#include "lib/log.h"
+#include "mqbridge/nic/nic_tap.h"
 
 static void
 ifr_init(struct ifreq *ifr, const char *name)

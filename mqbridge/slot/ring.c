@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "mqbridge/ring.h"
-#include "mqbridge/ring_check.h"
+#include "mqbridge/slot/ring.h"
+#include "mqbridge/slot/ring_check.h"
 
 #define STORE(p, v)	atomic_store_explicit((p), (v), memory_order_relaxed)
 #define STORE_REL(p, v)	atomic_store_explicit((p), (v), memory_order_release)
@@ -421,6 +421,14 @@ ring_state_next(enum ring_state own, enum ring_state peer)
 }
 
 /* ---- Rings ----------------------------------------------------------- */
+
+const char *
+ring_state_name(enum ring_state st)
+{
+	static const char *names[] = { "reset", "init", "ready", "run" };
+
+	return (unsigned int)st < 4 ? names[st] : "?";
+}
 
 int
 ring_open(struct ring *r, const struct ring_area *a, uint32_t slot,

@@ -12,8 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "mqbridge/ring.h"
-#include "mqbridge/ring_check.h"
+#include "mqbridge/slot/ring_check.h"
 
 #define LOAD(p)		atomic_load_explicit((p), memory_order_relaxed)
 #define LOAD_ACQ(p)	atomic_load_explicit((p), memory_order_acquire)

@@ -17,7 +17,11 @@
 
 #include <stdint.h>
 
-#include "mqbridge/ring.h"
+#include "mqbridge/slot/ring_view.h"
+
+/* Check the parameters and compute the layout; RING_EGEOMETRY if bad.
+ * Formatting and every header check use this one computation. */
+int	ring_geom_init(struct ring_geom *, const struct ring_params *);
 
 /*
  * The header at base: magic, version, then the geometry recomputed from

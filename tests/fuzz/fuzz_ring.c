@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqbridge/ring.h"
-#include "mqbridge/ring_check.h"
+#include "mqbridge/slot/ring.h"
+#include "mqbridge/slot/ring_check.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

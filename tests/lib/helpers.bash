@@ -7,11 +7,11 @@
 # in $T/pids; tm_teardown kills those, in reverse order.
 
 TM_TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-TM_BIN=${TM_BIN:-$TM_TOP}
+TM_BUILD=${TM_BUILD:-$TM_TOP/build}
 TM_FLAVOUR=${TM_FLAVOUR:-normal}
-SRV=$TM_BIN/tm_ivshmem_server
-CLI=$TM_BIN/tm_ivshmem_client
-STORM=$TM_BIN/tests/bin/peerstorm
+SRV=$TM_BUILD/bin/tm_ivshmem_server
+CLI=$TM_BUILD/bin/tm_ivshmem_client
+STORM=$TM_BUILD/tests/peerstorm
 
 tm_setup() {
 	[ -x "$SRV" ] || { echo "$SRV missing; run make" >&2; return 1; }

@@ -3,10 +3,10 @@
 # status file.  Loaded after helpers.bash, whose tm_setup, bg, wait_for
 # and start_server it uses; namespaces it creates are deleted in teardown.
 
-BRIDGE=$TM_BIN/mqbridge/mqbridge
-MQNIC=$TM_BIN/mqbridge/mqnic
-MQPEER=$TM_BIN/tests/bin/mqpeer
-SCRIBBLE=$TM_BIN/tests/bin/ring_scribble
+BRIDGE=$TM_BUILD/bin/mqbridge
+MQNIC=$TM_BUILD/bin/mqnic
+MQPEER=$TM_BUILD/tests/mqpeer
+SCRIBBLE=$TM_BUILD/tests/ring_scribble
 
 MAC_A=02:00:00:00:00:0a
 MAC_B=02:00:00:00:00:0b

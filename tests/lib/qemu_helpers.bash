@@ -6,8 +6,8 @@
 # in $T/NAME.out, so `vm NAME CMD` can wait for that line.  Everything
 # runs under the per-test directory $T and qemu_teardown kills it all.
 
-TM_BIN=${TM_BIN:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
-DRIVE=$TM_BIN/tests/bin/qtest_drive
+TM_BUILD=${TM_BUILD:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)/build}
+DRIVE=$TM_BUILD/tests/qtest_drive
 
 qemu_setup() {
 	command -v "${QEMU:-qemu-system-x86_64}" >/dev/null || {
@@ -69,7 +69,7 @@ wait_log() {
 server_start() {
 	local i from
 	from=$(($(wc -l <"$T/server.log") + 1))
-	"$TM_BIN/tm_ivshmem_server" -p "$SOCK" "$@" 2>>"$T/server.log" 3>&- &
+	"$TM_BUILD/bin/tm_ivshmem_server" -p "$SOCK" "$@" 2>>"$T/server.log" 3>&- &
 	SERVER_PID=$!
 	for ((i = 0; i < 250; i++)); do
 		tail -n +"$from" "$T/server.log" |
@@ -93,7 +93,7 @@ server_stop() {
 # output in $T/mon; returns once it is ready (it holds an ID then).
 monitor_start() {
 	local i pid
-	"$TM_BIN/tm_ivshmem_client" -p "$SOCK" "$@" monitor \
+	"$TM_BUILD/bin/tm_ivshmem_client" -p "$SOCK" "$@" monitor \
 		>"$T/mon" 2>&1 3>&- &
 	pid=$!
 	BG_PIDS+=("$pid")

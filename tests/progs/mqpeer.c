@@ -38,10 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mqbridge/ivpeer.h"
-#include "mqbridge/ring.h"
-#include "parse.h"
+#include "lib/ivpeer.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "mqbridge/slot/ring.h"
 
 #define ETHERTYPE_TEST	0x88b5		/* IEEE local experimental */
 

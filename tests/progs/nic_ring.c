@@ -47,12 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mqbridge/ivpeer.h"
-#include "mqbridge/ring.h"
+#include "lib/ivpeer.h"
+#include "mqbridge/slot/ring.h"
 
 static volatile sig_atomic_t stop;
-
-static const char *state_name[] = { "reset", "init", "ready", "run" };
 
 struct args {
 	const char	*file, *sock;
@@ -215,10 +213,10 @@ cmd_slots(struct args *a)
 		mac_str(v.side[RING_NIC].mac, mac);
 		printf("slot %u %s nic %s peer %u vec %u mac %s beat %llu "
 		    "bridge %s\n", i, claim,
-		    state_name[v.side[RING_NIC].state],
+		    ring_state_name(v.side[RING_NIC].state),
 		    v.side[RING_NIC].peer_id, v.side[RING_NIC].vector, mac,
 		    (unsigned long long)v.side[RING_NIC].heartbeat,
-		    state_name[v.side[RING_BRIDGE].state]);
+		    ring_state_name(v.side[RING_BRIDGE].state));
 	}
 	munmap(ra.base - a->offset, size);
 	return 0;
@@ -318,7 +316,7 @@ cmd_bridge(struct args *a)
 		if (next != own) {
 			own = next;
 			ring_side_state(&ra, a->slot, RING_BRIDGE, own);
-			printf("state %s\n", state_name[own]);
+			printf("state %s\n", ring_state_name(own));
 			fflush(stdout);
 		}
 		if (own == RING_RUN && v.side[RING_NIC].state == RING_RUN)

@@ -1,5 +1,5 @@
 /*
- * tests/qtest_drive.c - drive one real QEMU ivshmem device through qtest,
+ * qtest_drive.c - drive one real QEMU ivshmem device through qtest,
  * for tests/qemu.bats.
  *
  * Starts qemu-system-x86_64 stopped (-S) with the qtest protocol on its

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mqbridge/ring.h"
+#include "mqbridge/slot/ring.h"
 
 static void
 die(const char *what)

@@ -1,6 +1,7 @@
 /*
- * ring_test.c - unit tests of the NIC ring ABI (mqbridge/ring.c) and of
- * its validation of hostile shared memory (mqbridge/ring_check.c).
+ * ring_test.c - unit tests of the NIC ring API (mqbridge/slot/ring.c) and
+ * of its validation of hostile shared memory (ring_check.c).
+ * Over 800 lines: every test shares the fenced-slot fixtures below.
  *
  * "ring_test" runs every test, "ring_test NAME..." some, "-l" lists them.
  * Each prints "ok NAME" or its failed checks and "FAIL NAME"; the exit
@@ -20,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mqbridge/ring.h"
-#include "mqbridge/ring_check.h"
+#include "mqbridge/slot/ring.h"
+#include "mqbridge/slot/ring_check.h"
 
 static int failed;
 

@@ -1,5 +1,5 @@
 /*
- * nic_port.c - the two ways mqnic attaches: a peer of a server through
+ * nic_ivshmem.c - the two ways mqnic attaches: a peer of a server through
  * ivpeer, or the ivshmem PCI device through nic_pci.
  *
  * A server that goes away does not stop the NIC: the region stays
@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
-#include "mqbridge/nic_port.h"
+#include "lib/log.h"
+#include "mqbridge/nic/nic_ivshmem.h"
 
 int
-nic_port_open(struct nic_port *p, const struct nic_opts *o, int timeout_ms,
+nic_ivshmem_open(struct nic_ivshmem *p, const struct nic_opts *o, int timeout_ms,
     char *err, size_t len)
 {
 	struct pollfd pfd = { .events = POLLIN };
@@ -58,7 +58,7 @@ nic_port_open(struct nic_port *p, const struct nic_opts *o, int timeout_ms,
 }
 
 int
-nic_port_ring(struct nic_port *p, uint32_t id, uint32_t vec)
+nic_ivshmem_ring(struct nic_ivshmem *p, uint32_t id, uint32_t vec)
 {
 	if (p->is_pci) {
 		if (id > 0xffff || vec > 0xffff)
@@ -72,25 +72,25 @@ nic_port_ring(struct nic_port *p, uint32_t id, uint32_t vec)
 }
 
 int
-nic_port_bell_fd(const struct nic_port *p)
+nic_ivshmem_bell_fd(const struct nic_ivshmem *p)
 {
 	return p->is_pci ? -1 : p->iv.own[0];
 }
 
 uint64_t
-nic_port_take(const struct nic_port *p)
+nic_ivshmem_take(const struct nic_ivshmem *p)
 {
 	return p->is_pci ? 0 : ivpeer_take(&p->iv, 0);
 }
 
 int
-nic_port_server_fd(const struct nic_port *p)
+nic_ivshmem_server_fd(const struct nic_ivshmem *p)
 {
 	return p->server_up ? p->iv.sock : -1;
 }
 
 void
-nic_port_pump(struct nic_port *p)
+nic_ivshmem_pump(struct nic_ivshmem *p)
 {
 	char err[256];
 
@@ -104,7 +104,7 @@ nic_port_pump(struct nic_port *p)
 }
 
 void
-nic_port_close(struct nic_port *p)
+nic_ivshmem_close(struct nic_ivshmem *p)
 {
 	if (p->is_pci)
 		nic_pci_close(&p->dev);

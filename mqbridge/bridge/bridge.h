@@ -1,7 +1,8 @@
 /*
- * bridge_core.h - the bridge's own state, shared by mqbridge.c and bridge_*.c:
- * options, the joined regions, one port per NIC slot, counters, and the
- * functions each bridge_*.c file owns.
+ * bridge.h - the bridge's state, as every bridge_*.c file sees it:
+ * options, the joined regions, one port per NIC slot, counters and the
+ * MAC table.  Types only; each bridge_*.c file declares its functions in
+ * its own header.
  *
  * A port is the bridge's view of one slot of one region.  Ports of all
  * regions sit in one array, so the switch does not care which server a
@@ -9,15 +10,14 @@
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
-#ifndef TM_BRIDGE_CORE_H
-#define TM_BRIDGE_CORE_H
+#ifndef TM_BRIDGE_H
+#define TM_BRIDGE_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mqbridge/ivpeer.h"
-#include "mqbridge/ring.h"
+#include "lib/ivpeer.h"
+#include "mqbridge/slot/ring.h"
 
 #define BRIDGE_REGIONS_MAX	64
 #define BRIDGE_BEAT_MS		100	/* our heartbeat on every port */
@@ -55,10 +55,10 @@ struct port_count {
 	uint64_t	resets, reclaims;
 };
 
-struct region;
+struct bridge_region;
 
 struct port {
-	struct region	*reg;
+	struct bridge_region *reg;
 	uint32_t	 slot;
 	unsigned int	 index;		/* in bridge.ports */
 	enum ring_state	 state;		/* our side, as we last stored it */
@@ -80,7 +80,7 @@ struct port {
 	struct port_count cnt;
 };
 
-struct region {
+struct bridge_region {			/* one joined server */
 	const char	*path;
 	unsigned int	 index;
 	struct ivpeer	 peer;
@@ -119,7 +119,7 @@ struct mactab {
 
 struct bridge {
 	struct bridge_opts opt;
-	struct region	 reg[BRIDGE_REGIONS_MAX];
+	struct bridge_region reg[BRIDGE_REGIONS_MAX];
 	unsigned int	 nreg;
 	struct port	**ports;
 	unsigned int	 nports;
@@ -136,51 +136,4 @@ struct bridge {
 	int64_t		 round_ms;	/* the round's clock, 0 unread */
 };
 
-/* bridge_loop.c: serve until SIGTERM or SIGINT; the exit status. */
-int	bridge_run(struct bridge *, int sigfd);
-int64_t	bridge_now_ms(void);
-
-/* bridge_region.c: join, map, format or attach; detach and free. */
-int	region_open(struct bridge *, unsigned int i, const char *path);
-void	region_close(struct region *);
-/* Reformatted under us?  Re-attach, or stop serving it. */
-void	region_check(struct bridge *, struct region *);
-/* Server messages: peers joining and leaving. */
-void	region_pump(struct bridge *, struct region *);
-
-/* bridge_slot.c: each slot's state machine and its failures. */
-void	port_init(struct port *, struct region *, uint32_t slot,
-	    unsigned int index);
-void	port_tick(struct bridge *, struct port *, int64_t now_ms);
-void	port_beat(struct port *);
-/* A ring fault in the data path: log it and reset the slot. */
-void	port_fault(struct bridge *, struct port *, struct ring *);
-void	port_down(struct bridge *, struct port *);
-/* "0.3": region.slot, as logs and the status file name a port. */
-const char *port_name(const struct port *, char *buf, size_t len);
-
-/* bridge_switch.c: the MAC table and moving frames. */
-int	switch_init(struct bridge *);
-void	switch_free(struct bridge *);
-/* One round: at most opt.budget frames from each live port.  Returns
- * the number of frames taken; b->waiting counts the ports whose next
- * frame stays in their TX ring until its destination has room. */
-unsigned int switch_round(struct bridge *);
-/* Forward one checked frame; src NULL means it came from the uplink.
- * 1 when it is done with (delivered or dropped), 0 when a destination
- * ring is full but may make room within --full-wait: offer it again. */
-int	switch_deliver(struct bridge *, struct port *src,
-	    const unsigned char *hdr, const unsigned char *data,
-	    uint32_t len);
-/* Commit the RX rings written this round and ring the sleepers. */
-void	switch_flush(struct bridge *);
-/* Before sleeping: ask every live NIC for a doorbell (on) or not.
- * Returns 1 if a frame came in meanwhile and we should not sleep. */
-int	switch_arm(struct bridge *, int on);
-
-/* bridge_stats.c */
-void	stats_drop(struct bridge *, struct port *, enum bridge_drop);
-void	stats_log(const struct bridge *);
-void	stats_write(const struct bridge *);
-
-#endif /* TM_BRIDGE_CORE_H */
+#endif /* TM_BRIDGE_H */

@@ -1,21 +1,21 @@
 /*
- * nic_port.h - how mqnic reaches the region and the doorbells: as a peer
+ * nic_ivshmem.h - how mqnic reaches the region and the doorbells: as a peer
  * of a server (-p) or through the guest's PCI device (--pci).  The rest of
  * mqnic sees one region descriptor, one peer ID and one way to ring.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
-#ifndef TM_NIC_PORT_H
-#define TM_NIC_PORT_H
+#ifndef TM_NIC_IVSHMEM_H
+#define TM_NIC_IVSHMEM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mqbridge/ivpeer.h"
-#include "mqbridge/nic_opts.h"
-#include "mqbridge/nic_pci.h"
+#include "lib/ivpeer.h"
+#include "mqbridge/nic/nic_opts.h"
+#include "mqbridge/nic/nic_pci.h"
 
-struct nic_port {
+struct nic_ivshmem {
 	int		 is_pci;
 	struct ivpeer	 iv;
 	struct nic_pci	 dev;
@@ -26,18 +26,18 @@ struct nic_port {
 };
 
 /* Connect or open the device: 0, or -1 with a one-line reason. */
-int	nic_port_open(struct nic_port *, const struct nic_opts *,
+int	nic_ivshmem_open(struct nic_ivshmem *, const struct nic_opts *,
 	    int timeout_ms, char *err, size_t len);
 /* Ring vector vec of peer id: 0, or -1 if that doorbell is unknown. */
-int	nic_port_ring(struct nic_port *, uint32_t id, uint32_t vec);
+int	nic_ivshmem_ring(struct nic_ivshmem *, uint32_t id, uint32_t vec);
 /* Our doorbell's eventfd, or -1 where doorbells cannot reach us (PCI). */
-int	nic_port_bell_fd(const struct nic_port *);
+int	nic_ivshmem_bell_fd(const struct nic_ivshmem *);
 /* Read and clear our doorbell: the count rung since. */
-uint64_t nic_port_take(const struct nic_port *);
+uint64_t nic_ivshmem_take(const struct nic_ivshmem *);
 /* The server's socket while it is there, else -1. */
-int	nic_port_server_fd(const struct nic_port *);
+int	nic_ivshmem_server_fd(const struct nic_ivshmem *);
 /* Take the server's news (peers joining, leaving) without blocking. */
-void	nic_port_pump(struct nic_port *);
-void	nic_port_close(struct nic_port *);
+void	nic_ivshmem_pump(struct nic_ivshmem *);
+void	nic_ivshmem_close(struct nic_ivshmem *);
 
-#endif /* TM_NIC_PORT_H */
+#endif /* TM_NIC_IVSHMEM_H */
