@@ -39,7 +39,7 @@ BBIN	= $(O)/bench
 # lib/: what every program uses.
 LIB_SRCS	= send_scm.c lib/clock.c lib/evloop.c lib/log.c lib/parse.c \
 		  lib/sigfd.c
-IVPEER_SRCS	= lib/ivpeer.c
+IVPEER_SRCS	= lib/ivpeer.c lib/doorbell.c
 # The server's own modules.
 SERVER_SRCS	= tm_ivshmem_server.c server/options.c server/region.c \
 		  server/peer.c server/listen.c lib/proc.c $(LIB_SRCS)
@@ -66,7 +66,7 @@ NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)
 PEERSTORM_SRCS	= tests/progs/peerstorm.c send_scm.c
 QTEST_SRCS	= tests/progs/qtest_drive.c
-EVLOOP_TEST_SRCS = tests/progs/evloop_test.c lib/evloop.c lib/clock.c
+LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c
 BENCHLIB_SRCS	= bench/benchlib.c send_scm.c
 CONNLAT_SRCS	= bench/connect_latency.c $(BENCHLIB_SRCS)
 DOORBELL_SRCS	= bench/doorbell.c $(BENCHLIB_SRCS)
@@ -79,7 +79,7 @@ PROGS	= $(BIN)/tm_ivshmem_server $(BIN)/tm_ivshmem_client \
 	  $(BIN)/mqbridge $(BIN)/mqnic
 TEST_PROGS = $(TBIN)/ring_test $(TBIN)/ring_scribble $(TBIN)/mqpeer \
 	  $(TBIN)/nic_ring $(TBIN)/peerstorm $(TBIN)/qtest_drive \
-	  $(TBIN)/mqnic-static $(TBIN)/evloop_test
+	  $(TBIN)/mqnic-static $(TBIN)/lib_test
 BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 .DEFAULT_GOAL := all
@@ -104,7 +104,7 @@ $(TBIN)/mqpeer: $(call objs,$(MQPEER_SRCS)) ; $(link)
 $(TBIN)/nic_ring: $(call objs,$(NIC_RING_SRCS)) ; $(link)
 $(TBIN)/peerstorm: $(call objs,$(PEERSTORM_SRCS)) ; $(link)
 $(TBIN)/qtest_drive: $(call objs,$(QTEST_SRCS)) ; $(link)
-$(TBIN)/evloop_test: $(call objs,$(EVLOOP_TEST_SRCS)) ; $(link)
+$(TBIN)/lib_test: $(call objs,$(LIB_TEST_SRCS)) ; $(link)
 $(BBIN)/connect_latency: $(call objs,$(CONNLAT_SRCS)) ; $(link)
 $(BBIN)/doorbell: $(call objs,$(DOORBELL_SRCS)) ; $(link)
 $(BBIN)/ring_bench: $(call objs,$(RING_BENCH_SRCS)) ; $(link)

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/doorbell.h"
 #include "lib/ivpeer.h"
 #include "lib/log.h"
 
@@ -211,25 +212,15 @@ ivpeer_known(const struct ivpeer *p, int id)
 int
 ivpeer_ring(const struct ivpeer *p, int id, unsigned int v)
 {
-	uint64_t one = 1;
-
 	if (id < 0 || id >= IVPEER_IDS || v >= p->nfds[id])
 		return -1;
-	if (write(p->vfd[(size_t)id * p->nvec + v], &one, sizeof(one)) !=
-	    sizeof(one) && errno != EAGAIN)
-		return -1;
-	return 0;
+	return doorbell_ring(p->vfd[(size_t)id * p->nvec + v]);
 }
 
 uint64_t
 ivpeer_take(const struct ivpeer *p, unsigned int v)
 {
-	uint64_t n;
-
-	if (v >= p->nvec ||
-	    read(p->own[v], &n, sizeof(n)) != (ssize_t)sizeof(n))
-		return 0;
-	return n;
+	return v < p->nvec ? doorbell_take(p->own[v]) : 0;
 }
 
 void

@@ -1,16 +1,18 @@
 /*
- * evloop_test.c - unit tests of the one event loop (lib/evloop.c): timers
- * in due order, no starvation by a timer that re-arms itself, waits cut
- * short by the soonest timer, and a handle stopped inside a callback that
- * gets nothing more from the batch.
+ * lib_test.c - unit tests of the pieces in lib/ that every daemon leans
+ * on: the event loop (timers in due order, no starvation by a timer that
+ * re-arms itself, waits cut short by the soonest timer, a handle stopped
+ * inside a callback) and doorbells that no other process can block.
  *
- * "evloop_test" runs every test, "evloop_test NAME..." some, "-l" lists
- * them; each prints "ok NAME" or "not ok NAME: why".
+ * "lib_test" runs every test, "lib_test NAME..." some, "-l" lists them;
+ * each prints "ok NAME" or "not ok NAME: why".
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+
+#include <fcntl.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/doorbell.h"
 #include "lib/evloop.h"
 
 static const char *failed;
@@ -187,6 +190,36 @@ t_io_set(void)
 	ev_free(&l);
 }
 
+/*
+ * Another holder of the eventfd's open file description clears
+ * O_NONBLOCK and fills the counter: a ring must come back within the
+ * bound instead of blocking, and reading an empty one must not wait.
+ */
+static void
+t_doorbell_hostile(void)
+{
+	uint64_t full = UINT64_C(0xfffffffffffffffe);
+	int fd = eventfd(0, EFD_NONBLOCK), rc;
+	int64_t t0;
+
+	CHECK(fd != -1);
+	CHECK(doorbell_ring(fd) == 0);
+	CHECK(doorbell_take(fd) == 1);
+	CHECK(fcntl(fd, F_SETFL, 0) == 0);	/* blocking, as a peer made it */
+	t0 = clock_us();
+	CHECK(doorbell_take(fd) == 0);		/* empty: would block */
+	CHECK(clock_us() - t0 < 100000);
+	CHECK(write(fd, &full, sizeof(full)) == sizeof(full));
+	t0 = clock_us();
+	rc = doorbell_ring(fd);			/* full: would block */
+	CHECK(clock_us() - t0 < 500000);
+	CHECK(rc == -1);
+	CHECK(doorbell_take(fd) == full);
+	CHECK(doorbell_ring(fd) == 0);
+	CHECK(doorbell_take(fd) == 1);
+	close(fd);
+}
+
 static const struct {
 	const char	*name;
 	void		(*fn)(void);
@@ -196,6 +229,7 @@ static const struct {
 	{ "wait_bounded_by_timer", t_wait_bounded_by_timer },
 	{ "stop_inside_batch", t_stop_inside_batch },
 	{ "io_set", t_io_set },
+	{ "doorbell_hostile", t_doorbell_hostile },
 };
 
 #define NTESTS	(sizeof(tests) / sizeof(tests[0]))

@@ -1,24 +1,26 @@
 #!/usr/bin/env bats
-# tests/evloop.bats - the one event loop (lib/evloop.c) that every daemon
-# runs: the unit tests of tests/progs/evloop_test.c, one per bats test.
+# tests/lib_units.bats - the pieces of lib/ every daemon leans on: the one
+# event loop (lib/evloop.c) and doorbells no peer can block
+# (lib/doorbell.c).  The unit tests of tests/progs/lib_test.c, one per
+# bats test.
 
 setup() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-	ET=${TM_BUILD:-$TOP/build}/tests/evloop_test
-	[ -x "$ET" ] || { echo "$ET missing; run make test-progs"; return 1; }
+	LT=${TM_BUILD:-$TOP/build}/tests/lib_test
+	[ -x "$LT" ] || { echo "$LT missing; run make test-progs"; return 1; }
 }
 
 unit() {
-	run "$ET" "$1"
+	run "$LT" "$1"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "ok $1" ]
 }
 
-@test "evloop: every unit test in evloop_test is run by this suite" {
-	for n in $("$ET" -l); do
+@test "lib: every unit test in lib_test is run by this suite" {
+	for n in $("$LT" -l); do
 		grep -q "^	unit $n\$" "$BATS_TEST_FILENAME" ||
-			{ echo "evloop_test $n is not run here"; false; }
+			{ echo "lib_test $n is not run here"; false; }
 	done
 }
 
@@ -40,4 +42,8 @@ unit() {
 
 @test "evloop: ev_io_set changes what a handle waits for" {
 	unit io_set
+}
+
+@test "doorbell: a peer that clears O_NONBLOCK and fills the counter cannot block a ring" {
+	unit doorbell_hostile
 }
