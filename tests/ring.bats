@@ -80,6 +80,10 @@ unit() {
 	unit hostile_slot_words
 }
 
+@test "ring: a private ring may allow descriptor flags, a slot none; a consumer can free late" {
+	unit flags_and_lag
+}
+
 @test "ring: random scribbles never make us touch outside the slot" {
 	unit confined
 }

@@ -480,6 +480,15 @@ ring_commit(struct ring *r)
 }
 
 int
+ring_commit_at(struct ring *r, uint32_t idx)
+{
+	if (r->producer || r->head - idx > r->size)
+		return RING_EPARAM;
+	STORE_REL(r->own, idx);
+	return RING_OK;
+}
+
+int
 ring_space(struct ring *r, uint32_t *n)
 {
 	*n = 0;
@@ -515,12 +524,18 @@ ring_reserve(struct ring *r, unsigned char **buf)
 int
 ring_push(struct ring *r, uint32_t len)
 {
+	return ring_push_flags(r, len, 0);
+}
+
+int
+ring_push_flags(struct ring *r, uint32_t len, uint32_t flags)
+{
 	if (!r->producer || len < RING_FRAME_MIN || len > r->frame_max ||
-	    r->head - r->seen >= r->size)
+	    r->head - r->seen >= r->size || (flags & ~r->flags_ok) != 0)
 		return RING_EPARAM;
 	if (r->fault != RING_OK)
 		return r->fault;
-	STORE(&r->desc[r->head & r->mask], RING_DESC(len, 0));
+	STORE(&r->desc[r->head & r->mask], RING_DESC_FL(len, 0, flags));
 	r->head++;
 	return RING_OK;
 }

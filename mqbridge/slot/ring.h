@@ -79,12 +79,19 @@ int	ring_open(struct ring *, const struct ring_area *, uint32_t slot,
 int	ring_repair(struct ring *);
 /* Store our index (release): publishes pushes, or frees buffers. */
 void	ring_commit(struct ring *);
+/* Consumer: free buffers only up to idx, a ring index at most head and
+ * at most a ring's size behind it.  A consumer that must keep frames it
+ * has already read (until a broker's receipt, say) walks ahead with
+ * ring_peek()/ring_next() and frees them later with this. */
+int	ring_commit_at(struct ring *, uint32_t idx);
 
 /* Producer.  ring_reserve: 1 and *buf (buf_size bytes) if a descriptor
  * is free, 0 if full, < 0 if the consumer's index is corrupt. */
 int	ring_space(struct ring *, uint32_t *n);
 int	ring_reserve(struct ring *, unsigned char **buf);
 int	ring_push(struct ring *, uint32_t len);
+/* With descriptor flags, which the ring must allow (flags_ok). */
+int	ring_push_flags(struct ring *, uint32_t len, uint32_t flags);
 int	ring_send(struct ring *, const void *, uint32_t len);
 /* After ring_commit(): does the consumer want a doorbell? */
 int	ring_wakeup_needed(const struct ring *);

@@ -53,6 +53,8 @@
  * flags (none defined in version 1: must be 0). */
 #define RING_DESC(len, off) \
 	((uint64_t)(uint32_t)(len) | (uint64_t)(uint16_t)(off) << 32)
+#define RING_DESC_FL(len, off, flags) \
+	(RING_DESC(len, off) | (uint64_t)(uint16_t)(flags) << 48)
 #define RING_DESC_LEN(d)	((uint32_t)(d))
 #define RING_DESC_OFF(d)	((uint32_t)((d) >> 32) & 0xffffu)
 #define RING_DESC_FLAGS(d)	((uint32_t)((d) >> 48))

@@ -220,8 +220,8 @@ ring_check_desc(struct ring *r, struct ring_frame *f)
 	uint64_t d = LOAD(&r->desc[i]);		/* the one read */
 	uint32_t len = RING_DESC_LEN(d), off = RING_DESC_OFF(d);
 
-	if (RING_DESC_FLAGS(d) != 0)
-		return fault(r, RING_EFLAGS, RING_DESC_FLAGS(d), 0);
+	if ((RING_DESC_FLAGS(d) & ~r->flags_ok) != 0)
+		return fault(r, RING_EFLAGS, RING_DESC_FLAGS(d), r->flags_ok);
 	if (len < RING_FRAME_MIN || len > r->frame_max)
 		return fault(r, RING_ELEN, len, r->frame_max);
 	/* len <= frame_max <= buf_size, so this cannot wrap. */
@@ -229,6 +229,7 @@ ring_check_desc(struct ring *r, struct ring_frame *f)
 		return fault(r, RING_EOFF, off, r->buf_size - len);
 	f->data = r->bufs + (size_t)i * r->buf_size + off;
 	f->len = len;
+	f->flags = RING_DESC_FLAGS(d);
 	return RING_OK;
 }
 

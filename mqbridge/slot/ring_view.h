@@ -81,6 +81,7 @@ struct ring_slot_view {
 struct ring_frame {			/* a checked descriptor */
 	unsigned char	*data;		/* inside this ring's buffer */
 	uint32_t	 len;
+	uint32_t	 flags;		/* within the ring's flags_ok */
 };
 
 /*
@@ -103,6 +104,8 @@ struct ring {
 	uint32_t	 slot;
 	enum ring_dir	 dir;
 	int		 producer;
+	uint32_t	 flags_ok;	/* descriptor flags accepted: 0 on a
+					 * slot; private rings may allow some */
 	int		 fault;
 	uint64_t	 fault_val;
 	uint64_t	 fault_lim;

@@ -499,6 +499,55 @@ t_hostile_desc(void)
 	offsetof(struct ring_side_blk, f))
 #define BF(f)	(NF(f) + sizeof(struct ring_side_blk))
 
+/* A private ring may allow descriptor flags; a slot allows none, and a
+ * consumer can hold frames it has read until it commits them. */
+static void
+t_flags_and_lag(void)
+{
+	struct ring prod, cons;
+	struct ring_frame f;
+	unsigned char buf[64] = { 0 };
+	uint32_t n, i;
+	struct fx x;
+
+	fx_open(&x, params(1, 8, 8, 1500));
+	open_pair(&x, 0, RING_TX, &prod, &cons);
+	CHECK_EQ(ring_push_flags(&prod, 64, 1), RING_EPARAM);
+	prod.flags_ok = cons.flags_ok = 1;
+	for (i = 0; i < 4; i++) {
+		unsigned char *b;
+
+		CHECK_EQ(ring_reserve(&prod, &b), 1);
+		memcpy(b, buf, sizeof(buf));
+		CHECK_EQ(ring_push_flags(&prod, 64, i & 1), RING_OK);
+	}
+	ring_commit(&prod);
+	/* Read all four, free only two. */
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ(ring_peek(&cons, &f), 1);
+		CHECK_EQ(f.flags, i & 1);
+		ring_next(&cons);
+	}
+	CHECK_EQ(ring_commit_at(&cons, cons.head - 2), RING_OK);
+	CHECK_EQ(ring_space(&prod, &n), RING_OK);
+	CHECK_EQ(n, 8 - 2);
+	CHECK_EQ(ring_commit_at(&cons, cons.head - 9), RING_EPARAM);
+	ring_commit(&cons);
+	CHECK_EQ(ring_space(&prod, &n), RING_OK);
+	CHECK_EQ(n, 8);
+	/* A slot's consumer refuses a flagged descriptor. */
+	cons.flags_ok = 0;
+	{
+		unsigned char *b;
+
+		CHECK_EQ(ring_reserve(&prod, &b), 1);
+		CHECK_EQ(ring_push_flags(&prod, 64, 1), RING_OK);
+		ring_commit(&prod);
+	}
+	CHECK_EQ(ring_peek(&cons, &f), RING_EFLAGS);
+	fx_close(&x);
+}
+
 static void
 t_hostile_slot_words(void)
 {
@@ -868,6 +917,7 @@ static const struct {
 	{ "hostile_index", t_hostile_index },
 	{ "hostile_desc", t_hostile_desc },
 	{ "hostile_slot_words", t_hostile_slot_words },
+	{ "flags_and_lag", t_flags_and_lag },
 	{ "confined", t_confined },
 	{ "claim", t_claim },
 	{ "states", t_states },
