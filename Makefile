@@ -72,6 +72,8 @@ CONNLAT_SRCS	= bench/connect_latency.c $(BENCHLIB_SRCS)
 DOORBELL_SRCS	= bench/doorbell.c $(BENCHLIB_SRCS)
 RING_BENCH_SRCS	= bench/ring_bench.c $(BENCHLIB_SRCS) $(SLOT_SRCS)
 FUZZ_RING_SRCS	= tests/fuzz/fuzz_ring.c $(SLOT_SRCS)
+FUZZ_STOMP_SRCS	= tests/fuzz/fuzz_stomp.c mqbridge/relay/stomp.c
+STOMP_TEST_SRCS	= tests/progs/stomp_test.c mqbridge/relay/stomp.c
 
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
 
@@ -79,7 +81,7 @@ PROGS	= $(BIN)/tm_ivshmem_server $(BIN)/tm_ivshmem_client \
 	  $(BIN)/mqbridge $(BIN)/mqnic
 TEST_PROGS = $(TBIN)/ring_test $(TBIN)/ring_scribble $(TBIN)/mqpeer \
 	  $(TBIN)/nic_ring $(TBIN)/peerstorm $(TBIN)/qtest_drive \
-	  $(TBIN)/mqnic-static $(TBIN)/lib_test
+	  $(TBIN)/mqnic-static $(TBIN)/lib_test $(TBIN)/stomp_test
 BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 .DEFAULT_GOAL := all
@@ -105,6 +107,7 @@ $(TBIN)/nic_ring: $(call objs,$(NIC_RING_SRCS)) ; $(link)
 $(TBIN)/peerstorm: $(call objs,$(PEERSTORM_SRCS)) ; $(link)
 $(TBIN)/qtest_drive: $(call objs,$(QTEST_SRCS)) ; $(link)
 $(TBIN)/lib_test: $(call objs,$(LIB_TEST_SRCS)) ; $(link)
+$(TBIN)/stomp_test: $(call objs,$(STOMP_TEST_SRCS)) ; $(link)
 $(BBIN)/connect_latency: $(call objs,$(CONNLAT_SRCS)) ; $(link)
 $(BBIN)/doorbell: $(call objs,$(DOORBELL_SRCS)) ; $(link)
 $(BBIN)/ring_bench: $(call objs,$(RING_BENCH_SRCS)) ; $(link)
@@ -121,13 +124,17 @@ $(TBIN)/mqnic-static: $(MQNIC_SRCS) $(wildcard lib/*.h mqbridge/*/*.h) send_scm.
 FUZZ_CC	?= clang
 FUZZ_CFLAGS = $(WARN) -O1 -g -I. -fsanitize=fuzzer,address,undefined \
 	      -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_PROGS = $(O)/fuzz/fuzz_ring
+FUZZ_PROGS = $(O)/fuzz/fuzz_ring $(O)/fuzz/fuzz_stomp
 
 fuzz: $(FUZZ_PROGS)
 
 $(O)/fuzz/fuzz_ring: $(FUZZ_RING_SRCS) $(wildcard mqbridge/slot/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_RING_SRCS)
+
+$(O)/fuzz/fuzz_stomp: $(FUZZ_STOMP_SRCS) mqbridge/relay/stomp.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_STOMP_SRCS)
 
 # ---- Compile ----------------------------------------------------------
 
