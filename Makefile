@@ -52,6 +52,12 @@ BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  mqbridge/bridge/bridge_stats.c \
 		  mqbridge/bridge/bridge_switch.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
+RELAY_SRCS	= mqbridge/relay/mqrelay.c mqbridge/relay/relay_uplink.c \
+		  mqbridge/relay/relay_tx.c mqbridge/relay/relay_rx.c \
+		  mqbridge/relay/relay_dedup.c mqbridge/relay/relay_opts.c \
+		  mqbridge/relay/stomp_conn.c mqbridge/relay/stomp.c \
+		  mqbridge/relay/broker_addr.c lib/doorbell.c lib/proc.c \
+		  $(SLOT_SRCS) $(LIB_SRCS)
 MQNIC_SRCS	= mqbridge/nic/mqnic.c mqbridge/nic/nic_attach.c \
 		  mqbridge/nic/nic_link.c mqbridge/nic/nic_opts.c \
 		  mqbridge/nic/nic_pci.c mqbridge/nic/nic_ivshmem.c \
@@ -66,6 +72,9 @@ NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)
 PEERSTORM_SRCS	= tests/progs/peerstorm.c send_scm.c
 QTEST_SRCS	= tests/progs/qtest_drive.c
+UPLINK_DRIVE_SRCS = tests/progs/uplink_drive.c mqbridge/bridge/uplink_host.c \
+		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
+		  lib/doorbell.c $(SLOT_SRCS) $(LIB_SRCS)
 LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c
 BENCHLIB_SRCS	= bench/benchlib.c send_scm.c
 CONNLAT_SRCS	= bench/connect_latency.c $(BENCHLIB_SRCS)
@@ -78,10 +87,11 @@ STOMP_TEST_SRCS	= tests/progs/stomp_test.c mqbridge/relay/stomp.c
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 PROGS	= $(BIN)/tm_ivshmem_server $(BIN)/tm_ivshmem_client \
-	  $(BIN)/mqbridge $(BIN)/mqnic
+	  $(BIN)/mqbridge $(BIN)/mqnic $(BIN)/mqrelay
 TEST_PROGS = $(TBIN)/ring_test $(TBIN)/ring_scribble $(TBIN)/mqpeer \
 	  $(TBIN)/nic_ring $(TBIN)/peerstorm $(TBIN)/qtest_drive \
-	  $(TBIN)/mqnic-static $(TBIN)/lib_test $(TBIN)/stomp_test
+	  $(TBIN)/mqnic-static $(TBIN)/lib_test $(TBIN)/stomp_test \
+	  $(TBIN)/uplink_drive
 BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 .DEFAULT_GOAL := all
@@ -100,6 +110,7 @@ $(BIN)/tm_ivshmem_server: $(call objs,$(SERVER_SRCS)) ; $(link)
 $(BIN)/tm_ivshmem_client: $(call objs,$(CLIENT_SRCS)) ; $(link)
 $(BIN)/mqbridge: $(call objs,$(BRIDGE_SRCS)) ; $(link)
 $(BIN)/mqnic: $(call objs,$(MQNIC_SRCS)) ; $(link)
+$(BIN)/mqrelay: $(call objs,$(RELAY_SRCS)) ; $(link)
 $(TBIN)/ring_test: $(call objs,$(RING_TEST_SRCS)) ; $(link)
 $(TBIN)/ring_scribble: $(call objs,$(SCRIBBLE_SRCS)) ; $(link)
 $(TBIN)/mqpeer: $(call objs,$(MQPEER_SRCS)) ; $(link)
@@ -108,6 +119,7 @@ $(TBIN)/peerstorm: $(call objs,$(PEERSTORM_SRCS)) ; $(link)
 $(TBIN)/qtest_drive: $(call objs,$(QTEST_SRCS)) ; $(link)
 $(TBIN)/lib_test: $(call objs,$(LIB_TEST_SRCS)) ; $(link)
 $(TBIN)/stomp_test: $(call objs,$(STOMP_TEST_SRCS)) ; $(link)
+$(TBIN)/uplink_drive: $(call objs,$(UPLINK_DRIVE_SRCS)) ; $(link)
 $(BBIN)/connect_latency: $(call objs,$(CONNLAT_SRCS)) ; $(link)
 $(BBIN)/doorbell: $(call objs,$(DOORBELL_SRCS)) ; $(link)
 $(BBIN)/ring_bench: $(call objs,$(RING_BENCH_SRCS)) ; $(link)

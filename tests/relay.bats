@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# tests/relay.bats - the broker relay (mqrelay) against a real ActiveMQ,
+# driven through its uplink by tests/progs/uplink_drive, which plays the
+# bridge with the bridge's own uplink code.  What reaches the broker is
+# read, and what is put on it is written, by tests/progs/stomp_cli.py, a
+# STOMP client independent of the relay's code.  docs/broker-format.md
+# is the contract these tests hold the relay to.
+
+load lib/helpers
+load lib/relay_helpers
+
+setup_file() { relay_file_setup; }
+teardown_file() { relay_file_teardown; }
+setup() { relay_setup; }
+teardown() { relay_teardown; }
+
+MAC2=02:00:00:00:00:02
+Q2() { echo "/queue/$PREFIX.020000000002"; }
+
+@test "relay: a frame for a MAC lands in its queue byte for byte, with the documented headers" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1"
+	drive send 5b0e6c1f02d3a4e7 1042 "$FRAME_12"
+	drive drain 5000
+	grep -qx drained "$T/drive.last"
+	run stomp recv "$(Q2)" --count 1 --timeout 5 --show content-type \
+		--show x-mq-origin --show x-mq-seq --show x-mq-bridge \
+		--show persistent --show content-length
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "$FRAME_12 "* ]]
+	[[ "$output" == *"content-type=application/octet-stream"* ]]
+	[[ "$output" == *"x-mq-origin=5b0e6c1f02d3a4e7"* ]]
+	[[ "$output" == *"x-mq-seq=1042"* ]]
+	[[ "$output" =~ x-mq-bridge=[0-9a-f]{16} ]]
+	[[ "$output" == *"content-length=36"* ]]
+}
+
+@test "relay: broadcast goes to the topic; a frame SENT by a third party reaches the bridge" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1"
+	drive sub $MAC2
+	# A listener on the topic, then the broadcast.
+	bg topic python3 "$STOMP_CLI" --port "$PORT1" recv \
+		"/topic/$PREFIX.broadcast" --count 1 --timeout 10
+	sleep 1
+	drive send 00000000000000a1 1 "$FRAME_BC"
+	wait_for "$T/topic.out" "^$FRAME_BC\$" 10
+	# A third party's frame for our MAC, without any x-mq header.
+	stomp send "$(Q2)" --hex "$FRAME_12"
+	drive recv 1 5000
+	grep -qx "frame [0-9]* $FRAME_12" "$T/drive.last"
+	# Our own broadcast did not come back to us.
+	absent "$FRAME_BC" "$T/drive.last"
+}
+
+@test "relay: a frame the slot cannot take is not ACKed; it is offered again until placed" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1"
+	drive sub $MAC2
+	drive policy full
+	stomp send "$(Q2)" --hex "$FRAME_12"
+	drive recv 3 5000
+	[ "$(grep -c "^frame .* $FRAME_12\$" "$T/drive.last")" -ge 3 ]
+	drive policy ok
+	drive recv 1 5000
+	grep -q "$FRAME_12" "$T/drive.last"
+	[ "$(drive_stat refused_full)" -ge 3 ]
+	# Placed means ACKed: nothing is left on the broker.
+	[ "$(amq_queue_size "$AMQ_SHARED/b1" "$PREFIX.020000000002")" = 0 ]
+}
+
+@test "relay: a frame for a MAC that left is given back, not ACKed: the next consumer gets it" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1"
+	drive sub $MAC2
+	drive policy gone
+	stomp send "$(Q2)" --hex "$FRAME_12"
+	drive recv 1 5000
+	grep -q "$FRAME_12" "$T/drive.last"
+	drive unsub $MAC2
+	run stomp recv "$(Q2)" --count 1 --timeout 5
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$FRAME_12" ]
+}
+
+@test "relay: a frame seen twice from one origin is delivered once and counted" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1"
+	drive sub $MAC2
+	for i in 1 2; do
+		stomp send "$(Q2)" --hex "$FRAME_12" --header x-mq-origin:00000000000000d1 \
+			--header x-mq-seq:77
+	done
+	stomp send "$(Q2)" --hex "$FRAME_12" --header x-mq-origin:00000000000000d1 \
+		--header x-mq-seq:78
+	drive recv 3 4000
+	grep -qx "got 2" "$T/drive.last"
+	[ "$(drive_stat duplicates)" = 1 ]
+	[ "$(amq_queue_size "$AMQ_SHARED/b1" "$PREFIX.020000000002")" = 0 ]
+}
+
+@test "relay: frames that break the format are dropped, counted and ACKed" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1"
+	drive sub $MAC2
+	# Wrong destination MAC, too short, a broken pack.
+	stomp send "$(Q2)" --hex "${FRAME_12/#020000000002/020000000003}"
+	stomp send "$(Q2)" --hex 0200000000020200
+	stomp send "$(Q2)" --hex 0100aa --header content-type:application/vnd.tm-mqnic.frames
+	stomp send "$(Q2)" --hex "$FRAME_12"
+	drive recv 4 4000
+	grep -qx "got 1" "$T/drive.last"
+	[ "$(drive_stat dropped)" = 3 ]
+	[ "$(amq_queue_size "$AMQ_SHARED/b1" "$PREFIX.020000000002")" = 0 ]
+}
+
+@test "relay: --aggregate packs consecutive frames of one origin; the receiver unpacks them" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1" --aggregate 4 --linger 100000
+	# Back to back: the pack of four goes at once, the fifth after the
+	# linger.
+	drive_many "send 00000000000000b1 1 $FRAME_12" \
+		"send 00000000000000b1 2 $FRAME_12" \
+		"send 00000000000000b1 3 $FRAME_12" \
+		"send 00000000000000b1 4 $FRAME_12" \
+		"send 00000000000000b1 5 $FRAME_12"
+	drive drain 5000
+	run stomp recv "$(Q2)" --count 2 --timeout 5 --show content-type \
+		--show x-mq-count --show x-mq-seq --no-ack
+	echo "$output"
+	[ "$status" -eq 0 ]
+	one=$(printf '0024%s' "$FRAME_12")
+	[[ "${lines[0]}" == "$one$one$one$one content-type=application/vnd.tm-mqnic.frames x-mq-count=4 x-mq-seq=1" ]]
+	[[ "${lines[1]}" == "$FRAME_12 content-type=application/octet-stream x-mq-seq=5" ]]
+	# Our own subscription unpacks them into five frames.
+	drive sub $MAC2
+	drive recv 5 5000
+	grep -qx "got 5" "$T/drive.last"
+}
+
+@test "relay: persistent mode frees a frame only once the broker receipted it" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1" --persistent --heartbeat 1000
+	drive send 00000000000000c1 1 "$FRAME_12"
+	drive drain 5000
+	grep -qx drained "$T/drive.last"
+	amq_stop "$AMQ_SHARED/b1"
+	for i in 2 3 4; do
+		drive send 00000000000000c1 $i "$FRAME_12"
+	done
+	drive drain 2000
+	grep -qx "pending 3" "$T/drive.last"
+	amq_start "$AMQ_SHARED/b1"
+	DRIVE_WAIT=60 drive drain 40000
+	grep -qx drained "$T/drive.last"
+	run stomp recv "$(Q2)" --count 4 --timeout 5 --show x-mq-seq
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for i in 1 2 3 4; do
+		grep -q "x-mq-seq=$i\$" <<<"$output"
+	done
+}
+
+@test "relay: it runs unprivileged and holds no region" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop to nobody"
+	drive_start --broker "stomp://127.0.0.1:$PORT1"
+	wait_for "$T/drive.err" "relay ready"
+	pid=$(pgrep -P "$DRIVE_PID" mqrelay)
+	[ -n "$pid" ]
+	[ "$(awk '/^Uid:/ { print $2 }' /proc/$pid/status)" = \
+		"$(id -u nobody)" ]
+	absent 'region' /proc/$pid/maps
+	[ "$(awk '/^NoNewPrivs:/ { print $2 }' /proc/$pid/status)" = 1 ]
+}
+
+@test "relay: a relay killed with -9 is started again, and nothing un-receipted is lost" {
+	drive_start --broker "stomp://127.0.0.1:$PORT1" --persistent
+	drive send 00000000000000e1 1 "$FRAME_12"
+	drive drain 5000
+	drive kill
+	for i in 2 3; do
+		drive send 00000000000000e1 $i "$FRAME_12"
+	done
+	DRIVE_WAIT=40 drive drain 30000
+	grep -qx drained "$T/drive.last"
+	wait_for "$T/drive.err" "relay: starting again"
+	run stomp recv "$(Q2)" --count 3 --timeout 5 --show x-mq-seq
+	[ "$status" -eq 0 ]
+}
