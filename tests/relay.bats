@@ -181,3 +181,91 @@ Q2() { echo "/queue/$PREFIX.020000000002"; }
 	run stomp recv "$(Q2)" --count 3 --timeout 5 --show x-mq-seq
 	[ "$status" -eq 0 ]
 }
+
+# Five numbered frames in persistent mode through a broker that misbehaves
+# on the first connection; all five must reach the good second one.
+hostile() {
+	fake fb "$@" --once --record "$T/record"
+	drive_start --broker "stomp://127.0.0.1:$FAKE_PORT" --persistent \
+		--heartbeat 0
+	for i in 1 2 3 4 5; do
+		drive send 00000000000000f1 $i "$(frame_n $i)"
+	done
+	DRIVE_WAIT=40 drive drain 30000
+	grep -qx drained "$T/drive.last"
+	for i in 1 2 3 4 5; do
+		grep -q " $(frame_n $i)\$" "$T/record" ||
+			{ echo "frame $i lost"; cat "$T/record"; false; }
+	done
+}
+
+@test "relay: a broker that sends ERROR mid-stream: logged, reconnected, nothing lost" {
+	hostile --mode error --after 3 --on SEND
+	grep -q 'ERROR from the broker' "$T/drive.err"
+	grep -q 'SENDs were not receipted; they go again' "$T/drive.err"
+}
+
+@test "relay: a broker that closes the connection mid-stream: reconnected, nothing lost" {
+	hostile --mode close --after 2 --on SEND --rst
+	grep -q 'session lost' "$T/drive.err"
+}
+
+@test "relay: a malformed frame from the broker ends the session; nothing lost" {
+	hostile --mode malformed --variant escape --after 2 --on SEND
+	grep -q 'malformed frame from the broker: undefined escape' "$T/drive.err"
+}
+
+@test "relay: a frame past the size cap ends the session; nothing lost" {
+	fake fb --mode oversize --size 2000000 --after 1 --on SUBSCRIBE --once
+	drive_start --broker "stomp://127.0.0.1:$FAKE_PORT" --heartbeat 0
+	drive sub $MAC2
+	wait_for "$T/drive.err" 'malformed frame from the broker: body too large' 10
+	wait_count "$T/drive.err" 'connected \(' 2 20
+}
+
+@test "relay: a broker that goes silent is dropped after two heart-beats" {
+	fake fb --mode silent --after 2 --once
+	drive_start --broker "stomp://127.0.0.1:$FAKE_PORT" --heartbeat 500
+	wait_for "$T/drive.err" 'no heart-beat from the broker in 1000 ms' 10
+	wait_count "$T/drive.err" 'connected \(' 2 20
+}
+
+@test "relay: with two --broker, a dead first one fails over to the second" {
+	dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	drive_start --broker "stomp://127.0.0.1:$dead" \
+		--broker "stomp://127.0.0.1:$PORT1"
+	wait_for "$T/drive.err" "broker stomp://127.0.0.1:$PORT1: connected" 10
+	grep -q "broker stomp://127.0.0.1:$dead: Connection refused" "$T/drive.err"
+	drive send 00000000000000f2 1 "$FRAME_12"
+	drive drain 5000
+	grep -qx drained "$T/drive.last"
+	run stomp recv "$(Q2)" --count 1 --timeout 5
+	[ "$status" -eq 0 ]
+}
+
+@test "relay: --credentials readable by others is refused; the secret never shows" {
+	fake fb --mode good --login alice:s3cr3t-pw
+	printf 'login=alice\npasscode=s3cr3t-pw\n' >"$T/cred"
+	chmod 644 "$T/cred"
+	run "$DRIVE" --relay "$RELAY" --broker "stomp://127.0.0.1:$FAKE_PORT" \
+		--credentials "$T/cred" </dev/null
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"readable by group or others (mode 0644); chmod 600"* ]]
+	chmod 600 "$T/cred"
+	drive_start --broker "stomp://127.0.0.1:$FAKE_PORT" \
+		--credentials "$T/cred" -v
+	wait_for "$T/drive.err" 'connected \(' 10
+	pid=$(pgrep -P "$DRIVE_PID" mqrelay)
+	absent 's3cr3t' "/proc/$pid/cmdline"
+	absent 's3cr3t' "$T/drive.err"
+}
+
+@test "relay: a wrong login is logged and retried with backoff" {
+	fake fb --mode good --login alice:right
+	printf 'login=alice\npasscode=wrong\n' >"$T/cred"
+	chmod 600 "$T/cred"
+	drive_start --broker "stomp://127.0.0.1:$FAKE_PORT" --credentials "$T/cred"
+	wait_count "$T/drive.err" 'ERROR from the broker' 2 20
+	absent 'connected \(' "$T/drive.err"
+}

@@ -257,7 +257,6 @@ start(struct relay *r, const struct relay_args *a, int sigfd)
 	if (stomp_conn_init(&r->conn, &r->loop, &cfg, &conn_ops, r, err,
 	    sizeof(err)) == -1)
 		fatal("%s", err);
-	explicit_bzero(r->passcode, sizeof(r->passcode));
 	if (ev_io_start(&r->loop, &r->bell_io, r->bell_in, EPOLLIN, on_bell,
 	    r) == -1 || ev_io_start(&r->loop, &r->life_io, r->lifeline,
 	    EPOLLIN | EPOLLRDHUP, on_lifeline, r) == -1 ||

@@ -89,3 +89,20 @@ drive_stat() {
 stomp() {
 	python3 "$STOMP_CLI" --port "${STOMP_PORT:-$PORT1}" "$@"
 }
+
+# fake NAME ARGS...: tests/progs/fake_broker.py in the background; its
+# port in $FAKE_PORT once it listens.
+fake() {
+	local name=$1
+	shift
+	bg "$name" python3 "$FAKE_BROKER" "$@"
+	wait_for "$T/$name.out" '^[0-9]+$' 10
+	FAKE_PORT=$(head -n1 "$T/$name.out")
+}
+
+# recorded_seqs FILE: the x-mq-seq values a fake broker recorded cannot
+# be seen (it keeps bodies); so tests number frames in their bodies.
+# frame_n N: FRAME_12 with N (0-255) in its last byte.
+frame_n() {
+	printf '%s%02x' "${FRAME_12:0:70}" "$1"
+}
