@@ -269,3 +269,26 @@ hostile() {
 	wait_count "$T/drive.err" 'ERROR from the broker' 2 20
 	absent 'connected \(' "$T/drive.err"
 }
+
+@test "relay: after a failover it goes back to the first broker once that one answers" {
+	amq_start "$T/home" home
+	home=$(amq_get "$T/home" stomp_port)
+	drive_start --broker "stomp://127.0.0.1:$home" \
+		--broker "stomp://127.0.0.1:$PORT1" --persistent
+	wait_for "$T/drive.err" "broker stomp://127.0.0.1:$home: connected" 10
+	amq_stop "$T/home"
+	wait_for "$T/drive.err" "broker stomp://127.0.0.1:$PORT1: connected" 20
+	drive send 00000000000000f3 1 "$FRAME_12"
+	drive drain 10000
+	grep -qx drained "$T/drive.last"
+	amq_start "$T/home"
+	wait_for "$T/drive.err" "stomp://127.0.0.1:$home answers again" 30
+	wait_count "$T/drive.err" "broker stomp://127.0.0.1:$home: connected" 2 20
+	drive send 00000000000000f3 2 "$FRAME_12"
+	drive drain 10000
+	grep -qx drained "$T/drive.last"
+	STOMP_PORT=$home run stomp recv "$(Q2)" --count 1 --timeout 5 --show x-mq-seq
+	echo "$output"
+	[[ "$output" == *"x-mq-seq=2" ]]
+	amq_stop "$T/home"
+}

@@ -8,6 +8,11 @@
  * broker together do not come back in lockstep.  A session that reaches
  * CONNECTED resets the backoff.
  *
+ * The first broker is home: while on another, we knock at it every
+ * HOME_MS (a bare TCP connect), and when it answers we leave the other
+ * with a DISCONNECT and its receipt, so that nothing sent is cut off, and
+ * go home.  A failover is for while the home broker is away.
+ *
  * Heart-beats: we promise what we negotiated and send an EOL when we
  * have written nothing for that long; the broker must be heard from (a
  * frame or an EOL) within twice its interval, or the session is dead.
@@ -33,9 +38,11 @@
 #define CONNECT_MS	10000	/* TCP connect and CONNECTED */
 #define BYE_MS_MAX	5000
 #define BEAT_GRACE	2	/* silence allowed: this many intervals */
+#define HOME_MS		10000	/* knock at the first broker */
 
 static void	attempt(struct evloop *, struct ev_timer *);
 static void	on_io(struct evloop *, struct ev_io *, uint32_t);
+static void	leave(struct stomp_conn *);
 
 /* The exec: transport's command, if any, leaves with the session. */
 static void
@@ -55,6 +62,11 @@ teardown(struct stomp_conn *c)
 	ev_timer_stop(c->loop, &c->deadline);
 	ev_timer_stop(c->loop, &c->beat_out);
 	ev_timer_stop(c->loop, &c->beat_in);
+	ev_timer_stop(c->loop, &c->home);
+	if (c->knock_io.active) {
+		ev_io_stop(c->loop, &c->knock_io);
+		close(c->knock_io.fd);
+	}
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -123,8 +135,7 @@ on_deadline(struct evloop *l, struct ev_timer *t)
 
 	(void)l;
 	if (c->state == SC_BYE) {
-		teardown(c);
-		c->state = SC_IDLE;
+		leave(c);
 		return;
 	}
 	fail(c, c->state == SC_TCP ? "no connection within 10 s" :
@@ -274,6 +285,80 @@ heard(struct stomp_conn *c)
 		    (int64_t)c->beat_in_ms * BEAT_GRACE * 1000, beat_in, c);
 }
 
+/* ---- Going home ------------------------------------------------------- */
+
+/* The session is closed: stop, or go to the first broker now. */
+static void
+leave(struct stomp_conn *c)
+{
+	int home = c->going_home;
+
+	teardown(c);
+	c->state = SC_IDLE;
+	c->going_home = 0;
+	if (!home || c->stopping)
+		return;
+	c->cur = 0;
+	c->tried = 0;
+	if (c->ops->down != NULL)
+		c->ops->down(c->arg, "moving to the first broker");
+	ev_timer_start(c->loop, &c->retry, 0, attempt, c);
+}
+
+static void	knock(struct evloop *, struct ev_timer *);
+
+static void
+knocked(struct evloop *l, struct ev_io *io, uint32_t events)
+{
+	struct stomp_conn *c = io->arg;
+	struct stomp_hdr h[] = { { "receipt", "bye" } };
+	struct stomp_frame f = { .command = "DISCONNECT", .headers = h,
+	    .nheaders = 1 };
+	socklen_t len = sizeof(int);
+	int e = 1;
+
+	(void)events;
+	(void)getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &e, &len);
+	ev_io_stop(l, io);
+	close(io->fd);
+	if (e != 0 || c->state != SC_UP) {
+		ev_timer_start(l, &c->home, (int64_t)HOME_MS * 1000, knock, c);
+		return;
+	}
+	log_info("broker %s answers again; leaving %s for it",
+	    c->cfg.brokers[0].url, c->cfg.brokers[c->cur].url);
+	c->going_home = 1;
+	if (queue_frame(c, &f) == -1 || flush_out(c) == -1) {
+		if (c->state != SC_IDLE)
+			leave(c);
+		return;
+	}
+	c->state = SC_BYE;
+	ev_timer_stop(l, &c->beat_out);
+	ev_timer_stop(l, &c->beat_in);
+	ev_timer_start(l, &c->deadline, (int64_t)BYE_MS_MAX * 1000,
+	    on_deadline, c);
+}
+
+static void
+knock(struct evloop *l, struct ev_timer *t)
+{
+	struct stomp_conn *c = t->arg;
+	char err[256];
+	pid_t none;
+	int fd;
+
+	if (c->state != SC_UP || c->cur == 0)
+		return;
+	fd = broker_addr_open(&c->cfg.brokers[0], &none, err, sizeof(err));
+	if (fd == -1 || ev_io_start(l, &c->knock_io, fd, EPOLLOUT, knocked,
+	    c) == -1) {
+		if (fd != -1)
+			close(fd);
+		ev_timer_start(l, t, (int64_t)HOME_MS * 1000, knock, c);
+	}
+}
+
 /* ---- Session ---------------------------------------------------------- */
 
 static int
@@ -330,6 +415,9 @@ on_connected(struct stomp_conn *c, const struct stomp_frame *f)
 		ev_timer_start(c->loop, &c->beat_out,
 		    (int64_t)c->beat_out_ms * 1000, beat_out, c);
 	heard(c);
+	if (c->cur != 0 && c->cfg.brokers[0].command == NULL)
+		ev_timer_start(c->loop, &c->home, (int64_t)HOME_MS * 1000,
+		    knock, c);
 	if (c->ops->up != NULL)
 		c->ops->up(c->arg);
 }
@@ -365,8 +453,7 @@ dispatch(struct stomp_conn *c, const struct stomp_frame *f)
 		return -1;
 	} else if (c->state == SC_BYE) {
 		if (strcmp(f->command, "RECEIPT") == 0) {
-			teardown(c);
-			c->state = SC_IDLE;
+			leave(c);
 			return -1;
 		}
 	} else if (c->state != SC_UP) {

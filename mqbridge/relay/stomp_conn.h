@@ -2,7 +2,8 @@
  * stomp_conn.h - one STOMP 1.2 session with a broker, kept up: the broker
  * list tried in order, non-blocking connect, CONNECT and CONNECTED,
  * heart-beats both ways with a grace margin, a bounded output buffer,
- * reconnects with exponential backoff and jitter, and a clean DISCONNECT.
+ * reconnects with exponential backoff and jitter, a return to the first
+ * broker once it answers again, and a clean DISCONNECT.
  *
  * It runs inside the caller's event loop and never blocks it (name
  * resolution aside, which the relay process alone pays for).  Frames go
@@ -76,6 +77,9 @@ struct stomp_conn {
 	struct ev_timer	 deadline;	/* connect, login or goodbye timeout */
 	struct ev_timer	 beat_out;	/* send a heart-beat if idle */
 	struct ev_timer	 beat_in;	/* the broker went silent */
+	struct ev_timer	 home;		/* knock at the first broker */
+	struct ev_io	 knock_io;	/* a knock under way */
+	int		 going_home;
 	uint32_t	 beat_out_ms, beat_in_ms;	/* negotiated */
 	int64_t		 backoff_ms;
 	int		 wrote;		/* since the last beat_out */
