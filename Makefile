@@ -75,7 +75,8 @@ QTEST_SRCS	= tests/progs/qtest_drive.c
 UPLINK_DRIVE_SRCS = tests/progs/uplink_drive.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
 		  lib/doorbell.c $(SLOT_SRCS) $(LIB_SRCS)
-LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c
+LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c \
+		  lib/svc.c lib/parse.c lib/log.c
 BENCHLIB_SRCS	= bench/benchlib.c send_scm.c
 CONNLAT_SRCS	= bench/connect_latency.c $(BENCHLIB_SRCS)
 DOORBELL_SRCS	= bench/doorbell.c $(BENCHLIB_SRCS)

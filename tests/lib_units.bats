@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # tests/lib_units.bats - the pieces of lib/ every daemon leans on: the one
-# event loop (lib/evloop.c) and doorbells no peer can block
-# (lib/doorbell.c).  The unit tests of tests/progs/lib_test.c, one per
+# event loop (lib/evloop.c), doorbells no peer can block
+# (lib/doorbell.c), and the service manager's protocol (lib/svc.c).  The unit tests of tests/progs/lib_test.c, one per
 # bats test.
 
 setup() {
@@ -46,4 +46,12 @@ unit() {
 
 @test "doorbell: a peer that clears O_NONBLOCK and fills the counter cannot block a ring" {
 	unit doorbell_hostile
+}
+
+@test "svc: notifications reach the manager's socket, path or abstract; none without one" {
+	unit svc_notify
+}
+
+@test "svc: LISTEN_FDS and WATCHDOG_USEC count only when their _PID is ours" {
+	unit svc_env
 }

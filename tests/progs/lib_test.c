@@ -11,9 +11,12 @@
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <fcntl.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include "lib/clock.h"
 #include "lib/doorbell.h"
 #include "lib/evloop.h"
+#include "lib/svc.h"
 
 static const char *failed;
 
@@ -220,6 +224,77 @@ t_doorbell_hostile(void)
 	close(fd);
 }
 
+/* A datagram socket where the "manager" listens: path, or abstract. */
+static int
+manager(const char *name, char *env, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t sl;
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", name);
+	snprintf(env, len, "%s", name);
+	sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
+	if (name[0] == '@')
+		sun.sun_path[0] = '\0';
+	else
+		unlink(name);
+	if (bind(fd, (struct sockaddr *)&sun, sl) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+t_svc_notify(void)
+{
+	char env[108], buf[128], name[64];
+	ssize_t n;
+	int fd, i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), i ? "@tm-lib-test-%d" :
+		    "/tmp/tm-lib-test-%d.sock", (int)getpid());
+		CHECK((fd = manager(name, env, sizeof(env))) != -1);
+		setenv("NOTIFY_SOCKET", env, 1);
+		CHECK(svc_notify("READY=1\nSTATUS=%s", "serving 3 peers") == 0);
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		CHECK(n > 0);
+		buf[n > 0 ? n : 0] = '\0';
+		CHECK(strcmp(buf, "READY=1\nSTATUS=serving 3 peers") == 0);
+		close(fd);
+		if (!i)
+			unlink(name);
+	}
+	unsetenv("NOTIFY_SOCKET");
+	CHECK(svc_notify("READY=1") == -1);	/* no manager: no-op */
+}
+
+static void
+t_svc_env(void)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("LISTEN_FDS", "2", 1);
+	setenv("LISTEN_PID", "1", 1);		/* someone else's */
+	CHECK(svc_listen_fds() == 0);
+	setenv("LISTEN_PID", pid, 1);
+	CHECK(svc_listen_fds() == 2);
+	CHECK(getenv("LISTEN_FDS") == NULL);	/* once: not for children */
+	CHECK(svc_listen_fds() == 0);
+	setenv("WATCHDOG_USEC", "3000000", 1);
+	setenv("WATCHDOG_PID", pid, 1);
+	CHECK(svc_watchdog_us() == 3000000);
+	setenv("WATCHDOG_PID", "1", 1);
+	CHECK(svc_watchdog_us() == 0);
+	unsetenv("WATCHDOG_PID");
+	setenv("WATCHDOG_USEC", "soon", 1);
+	CHECK(svc_watchdog_us() == 0);
+	unsetenv("WATCHDOG_USEC");
+}
+
 static const struct {
 	const char	*name;
 	void		(*fn)(void);
@@ -230,6 +305,8 @@ static const struct {
 	{ "stop_inside_batch", t_stop_inside_batch },
 	{ "io_set", t_io_set },
 	{ "doorbell_hostile", t_doorbell_hostile },
+	{ "svc_notify", t_svc_notify },
+	{ "svc_env", t_svc_env },
 };
 
 #define NTESTS	(sizeof(tests) / sizeof(tests[0]))
