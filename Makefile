@@ -39,7 +39,9 @@ BBIN	= $(O)/bench
 # lib/: what every program uses.
 LIB_SRCS	= send_scm.c lib/clock.c lib/evloop.c lib/log.c lib/parse.c \
 		  lib/sigfd.c
-IVPEER_SRCS	= lib/ivpeer.c lib/doorbell.c
+# The one greeting reader (lib/greet) and what it needs.
+GREET_SRCS	= lib/greet.c lib/log.c send_scm.c
+IVPEER_SRCS	= lib/ivpeer.c lib/greet.c lib/doorbell.c
 # The server's own modules.
 SERVER_SRCS	= tm_ivshmem_server.c server/options.c server/region.c \
 		  server/peer.c server/listen.c lib/proc.c $(LIB_SRCS)
