@@ -45,7 +45,8 @@ IVPEER_SRCS	= lib/ivpeer.c lib/greet.c lib/doorbell.c
 # The server's own modules.
 SERVER_SRCS	= tm_ivshmem_server.c server/options.c server/region.c \
 		  server/peer.c server/listen.c lib/proc.c $(LIB_SRCS)
-CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c client/client_io.c $(LIB_SRCS)
+CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
+		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
 SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c
 BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
