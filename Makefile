@@ -67,7 +67,7 @@ SCRIBBLE_SRCS	= tests/progs/ring_scribble.c $(SLOT_SRCS)
 MQPEER_SRCS	= tests/progs/mqpeer.c $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)
-PEERSTORM_SRCS	= tests/progs/peerstorm.c send_scm.c
+PEERSTORM_SRCS	= tests/progs/peerstorm.c $(GREET_SRCS)
 QTEST_SRCS	= tests/progs/qtest_drive.c
 LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c
 BENCHLIB_SRCS	= bench/benchlib.c $(GREET_SRCS)
