@@ -70,6 +70,7 @@ NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 PEERSTORM_SRCS	= tests/progs/peerstorm.c $(GREET_SRCS)
 QTEST_SRCS	= tests/progs/qtest_drive.c
 LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c
+IVPEER_TEST_SRCS = tests/progs/ivpeer_test.c $(IVPEER_SRCS) $(LIB_SRCS)
 BENCHLIB_SRCS	= bench/benchlib.c $(GREET_SRCS)
 CONNLAT_SRCS	= bench/connect_latency.c $(BENCHLIB_SRCS)
 DOORBELL_SRCS	= bench/doorbell.c $(BENCHLIB_SRCS)
@@ -82,7 +83,7 @@ PROGS	= $(BIN)/tm_ivshmem_server $(BIN)/tm_ivshmem_client \
 	  $(BIN)/mqbridge $(BIN)/mqnic
 TEST_PROGS = $(TBIN)/ring_test $(TBIN)/ring_scribble $(TBIN)/mqpeer \
 	  $(TBIN)/nic_ring $(TBIN)/peerstorm $(TBIN)/qtest_drive \
-	  $(TBIN)/mqnic-static $(TBIN)/lib_test
+	  $(TBIN)/mqnic-static $(TBIN)/lib_test $(TBIN)/ivpeer_test
 BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 .DEFAULT_GOAL := all
@@ -108,6 +109,7 @@ $(TBIN)/nic_ring: $(call objs,$(NIC_RING_SRCS)) ; $(link)
 $(TBIN)/peerstorm: $(call objs,$(PEERSTORM_SRCS)) ; $(link)
 $(TBIN)/qtest_drive: $(call objs,$(QTEST_SRCS)) ; $(link)
 $(TBIN)/lib_test: $(call objs,$(LIB_TEST_SRCS)) ; $(link)
+$(TBIN)/ivpeer_test: $(call objs,$(IVPEER_TEST_SRCS)) ; $(link)
 $(BBIN)/connect_latency: $(call objs,$(CONNLAT_SRCS)) ; $(link)
 $(BBIN)/doorbell: $(call objs,$(DOORBELL_SRCS)) ; $(link)
 $(BBIN)/ring_bench: $(call objs,$(RING_BENCH_SRCS)) ; $(link)
