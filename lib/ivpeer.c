@@ -76,7 +76,8 @@ static void
 take_msg(struct ivpeer *p, const struct greet_msg *m, ivpeer_cb *cb,
     void *arg)
 {
-	size_t base = (size_t)m->id * p->nvec;
+	/* A vector's or departure's ID is 0..65535: greet checked it. */
+	size_t base = m->kind >= GREET_VECTOR ? (size_t)m->id * p->nvec : 0;
 	unsigned int i;
 
 	switch (m->kind) {
