@@ -39,11 +39,14 @@ BBIN	= $(O)/bench
 # lib/: what every program uses.
 LIB_SRCS	= send_scm.c lib/clock.c lib/evloop.c lib/log.c lib/parse.c \
 		  lib/sigfd.c
-IVPEER_SRCS	= lib/ivpeer.c lib/doorbell.c
+# The one greeting reader (lib/greet) and what it needs.
+GREET_SRCS	= lib/greet.c lib/log.c send_scm.c
+IVPEER_SRCS	= lib/ivpeer.c lib/greet.c lib/doorbell.c
 # The server's own modules.
 SERVER_SRCS	= tm_ivshmem_server.c server/options.c server/region.c \
 		  server/peer.c server/listen.c lib/proc.c $(LIB_SRCS)
-CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c client/client_io.c $(LIB_SRCS)
+CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
+		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
 SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c
 BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
@@ -70,14 +73,15 @@ SCRIBBLE_SRCS	= tests/progs/ring_scribble.c $(SLOT_SRCS)
 MQPEER_SRCS	= tests/progs/mqpeer.c $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)
-PEERSTORM_SRCS	= tests/progs/peerstorm.c send_scm.c
+PEERSTORM_SRCS	= tests/progs/peerstorm.c $(GREET_SRCS)
 QTEST_SRCS	= tests/progs/qtest_drive.c
 UPLINK_DRIVE_SRCS = tests/progs/uplink_drive.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
 		  lib/doorbell.c $(SLOT_SRCS) $(LIB_SRCS)
 LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c \
 		  lib/svc.c lib/parse.c lib/log.c
-BENCHLIB_SRCS	= bench/benchlib.c send_scm.c
+IVPEER_TEST_SRCS = tests/progs/ivpeer_test.c $(IVPEER_SRCS) $(LIB_SRCS)
+BENCHLIB_SRCS	= bench/benchlib.c $(GREET_SRCS)
 CONNLAT_SRCS	= bench/connect_latency.c $(BENCHLIB_SRCS)
 DOORBELL_SRCS	= bench/doorbell.c $(BENCHLIB_SRCS)
 RING_BENCH_SRCS	= bench/ring_bench.c $(BENCHLIB_SRCS) $(SLOT_SRCS)
@@ -92,7 +96,7 @@ PROGS	= $(BIN)/tm_ivshmem_server $(BIN)/tm_ivshmem_client \
 TEST_PROGS = $(TBIN)/ring_test $(TBIN)/ring_scribble $(TBIN)/mqpeer \
 	  $(TBIN)/nic_ring $(TBIN)/peerstorm $(TBIN)/qtest_drive \
 	  $(TBIN)/mqnic-static $(TBIN)/lib_test $(TBIN)/stomp_test \
-	  $(TBIN)/uplink_drive
+	  $(TBIN)/uplink_drive $(TBIN)/ivpeer_test
 BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 .DEFAULT_GOAL := all
@@ -121,6 +125,7 @@ $(TBIN)/qtest_drive: $(call objs,$(QTEST_SRCS)) ; $(link)
 $(TBIN)/lib_test: $(call objs,$(LIB_TEST_SRCS)) ; $(link)
 $(TBIN)/stomp_test: $(call objs,$(STOMP_TEST_SRCS)) ; $(link)
 $(TBIN)/uplink_drive: $(call objs,$(UPLINK_DRIVE_SRCS)) ; $(link)
+$(TBIN)/ivpeer_test: $(call objs,$(IVPEER_TEST_SRCS)) ; $(link)
 $(BBIN)/connect_latency: $(call objs,$(CONNLAT_SRCS)) ; $(link)
 $(BBIN)/doorbell: $(call objs,$(DOORBELL_SRCS)) ; $(link)
 $(BBIN)/ring_bench: $(call objs,$(RING_BENCH_SRCS)) ; $(link)

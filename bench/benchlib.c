@@ -1,6 +1,6 @@
 /*
- * benchlib.c - clock, statistics, options and the greeting reader shared
- * by the benchmarks.  See benchlib.h.
+ * benchlib.c - clock, statistics, options and joining a server as a peer
+ * (through lib/greet), shared by the benchmarks.  See benchlib.h.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "bench/benchlib.h"
-#include "send_scm.h"
 
 int64_t
 bench_now_ns(void)
@@ -84,41 +83,14 @@ bench_socket(void)
 	return s;
 }
 
-/* One message; EOF or an error is fatal, the server never hangs up a
- * peer that is reading. */
-static int64_t
-recv_msg(int sock, int *fd)
-{
-	int64_t v;
-	int rc;
-
-	if ((rc = scm_recv(sock, SCM_PROTO_V0, &v, fd)) == 1)
-		return v;
-	if (rc == 0)
-		errx(2, "the server hung up during the greeting; see its log");
-	err(2, "receiving from the server");
-}
-
+/* One message; EOF or an error is fatal during the greeting. */
 static void
-expect_head(struct bpeer *p)
+recv_msg(struct bpeer *p, struct greet_msg *m)
 {
-	int64_t v;
-	int fd;
+	char err[256];
 
-	if ((v = recv_msg(p->sock, &fd)) != SCM_PROTOCOL_VERSION ||
-	    fd != SCM_NO_FD)
-		errx(2, "server sent version %lld, expected %d; start it "
-		    "without -l", (long long)v, SCM_PROTOCOL_VERSION);
-	p->id = recv_msg(p->sock, &fd);
-	if (p->id == -1 && fd != SCM_NO_FD)
-		errx(2, "the server speaks the pre-2.5 protocol; start it "
-		    "without -l");
-	if (p->id < 0 || fd != SCM_NO_FD)
-		errx(2, "server sent a bad peer ID %lld", (long long)p->id);
-	if ((v = recv_msg(p->sock, &fd)) != -1 || fd == SCM_NO_FD)
-		errx(2, "server sent %lld instead of the region fd",
-		    (long long)v);
-	close(fd);
+	if (greet_recv(&p->g, p->sock, m, err, sizeof(err)) != 1)
+		errx(2, "%s", err);
 }
 
 void
@@ -126,30 +98,41 @@ bpeer_join(struct bpeer *p, int sock,
     const struct sockaddr_un *sa, unsigned int nvec, bpeer_other_fn other,
     void *arg)
 {
-	unsigned int got = 0;
-	int64_t v;
-	int fd;
+	struct greet_msg m;
 
 	p->sock = sock;
 	p->nvec = nvec;
+	p->id = -1;
+	if (greet_init(&p->g, SCM_PROTO_V0, nvec, NULL, 0) == -1)
+		errx(1, "-n %u: give 1 to %d", nvec, BENCH_VECTORS_MAX);
 	if (connect(sock, (const struct sockaddr *)sa, sizeof(*sa)) == -1)
 		err(2, "connect %s (is tm_ivshmem_server running there?)",
 		    sa->sun_path);
-	expect_head(p);
-	while (got < nvec) {
-		v = recv_msg(sock, &fd);
-		if (v == p->id && fd == SCM_NO_FD)
-			errx(2, "own ID %lld came without an eventfd",
-			    (long long)v);
-		if (v == p->id)
-			p->own[got++] = fd;
-		else if (fd == SCM_NO_FD)
-			continue;	/* someone left meanwhile */
-		else if (other != NULL)
-			other(arg, v, fd);
-		else
-			close(fd);
+	while (!greet_synced(&p->g)) {
+		recv_msg(p, &m);
+		if (m.kind == GREET_ID)
+			p->id = m.id;
+		else if (m.kind == GREET_REGION)
+			close(m.fd);
+		else if (m.kind == GREET_VECTOR && m.own)
+			p->own[m.vec] = m.fd;
+		else if (m.kind == GREET_VECTOR && other != NULL)
+			other(arg, m.id, m.fd);
+		else if (m.kind == GREET_VECTOR)
+			close(m.fd);
+		/* A departure: someone left meanwhile. */
 	}
+}
+
+int
+bpeer_next(struct bpeer *p, struct greet_msg *m)
+{
+	char err[256];
+	int rc;
+
+	if ((rc = greet_recv(&p->g, p->sock, m, err, sizeof(err))) == -1)
+		errx(2, "peer %lld: %s", (long long)p->id, err);
+	return rc;
 }
 
 void

@@ -3,8 +3,8 @@
  * strict numeric options, and a peer that connects to the server and
  * reads its greeting the way QEMU's ivshmem-doorbell device does.
  *
- * Every socket message goes through the project's wire layer
- * (send_scm.h); this file only knows what the greeting means.
+ * The greeting is read and checked by the project's one reader
+ * (lib/greet.h), every socket message through its wire layer (send_scm.h).
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BENCH_VECTORS_MAX	64	/* as the server's -n */
+#include "lib/greet.h"
+
+#define BENCH_VECTORS_MAX	GREET_VECTORS_MAX	/* as the server's -n */
 
 /* What a peer learns from its greeting. */
 struct bpeer {
@@ -24,6 +26,7 @@ struct bpeer {
 	int64_t		id;
 	unsigned int	nvec;
 	int		own[BENCH_VECTORS_MAX];	/* its own eventfds */
+	struct greet	g;		/* reads what the server says */
 };
 
 /* Told about another peer's eventfd; owns fd from then on. */
@@ -55,6 +58,13 @@ int	bench_socket(void);
  */
 void	bpeer_join(struct bpeer *, int sock, const struct sockaddr_un *,
 	    unsigned int nvec, bpeer_other_fn other, void *arg);
+
+/*
+ * After the join: the next notice (blocking), an arrival (GREET_VECTOR,
+ * m->fd is the caller's) or a departure (GREET_LEFT).  Returns 1, or 0
+ * when the server hung up; exits 2 on a protocol or socket error.
+ */
+int	bpeer_next(struct bpeer *, struct greet_msg *m);
 
 /* Close the peer's own eventfds but stay connected. */
 void	bpeer_close_vectors(struct bpeer *);

@@ -40,7 +40,7 @@ struct crowd {
 	struct sockaddr_un sa;
 	unsigned int	nvec;
 	int		epfd;
-	int		*socks;		/* connected peers, oldest first */
+	struct bpeer	*peers;		/* connected peers, oldest first */
 	size_t		n;
 	int64_t		owed_fd;	/* arrival notices not yet read */
 	int64_t		owed_gone;	/* departure notices not yet read */
@@ -106,17 +106,14 @@ raise_nofile(unsigned long peers)
  * it off); such a departure is not owed and not counted.
  */
 static void
-take_notice(struct crowd *c, int sock)
+take_notice(struct crowd *c, struct bpeer *p)
 {
-	int64_t v;
-	int fd, rc;
+	struct greet_msg m;
 
-	if ((rc = scm_recv(sock, SCM_PROTO_V0, &v, &fd)) == 0)
+	if (bpeer_next(p, &m) == 0)
 		errx(2, "the server dropped a peer; see its log");
-	if (rc == -1)
-		err(2, "reading notices");
-	if (fd != SCM_NO_FD) {
-		close(fd);
+	if (m.kind == GREET_VECTOR) {
+		close(m.fd);
 		c->owed_fd--;
 	} else if (c->owed_gone > 0)
 		c->owed_gone--;
@@ -140,7 +137,7 @@ drain(struct crowd *c)
 			    "came; see the server log", (long long)c->owed_fd,
 			    (long long)c->owed_gone);
 		for (i = 0; i < n; i++)
-			take_notice(c, ev[i].data.fd);
+			take_notice(c, &c->peers[ev[i].data.u64]);
 	}
 	if (c->owed_fd < 0)
 		errx(2, "more arrival notices than expected; is another "
@@ -178,11 +175,11 @@ stay(struct crowd *c, struct bpeer *p)
 	fl = fcntl(p->sock, F_GETFL);
 	if (fl == -1 || fcntl(p->sock, F_SETFL, fl | O_NONBLOCK) == -1)
 		err(2, "fcntl");
-	ev.data.fd = p->sock;
+	ev.data.u64 = c->n;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, p->sock, &ev) == -1)
 		err(2, "epoll_ctl");
 	owe_notices(c, 0);
-	c->socks[c->n++] = p->sock;
+	c->peers[c->n++] = *p;
 	drain(c);
 }
 
@@ -316,7 +313,7 @@ main(int argc, char **argv)
 		usage();
 	bench_sockaddr(path, &c.sa);
 	raise_nofile(marks[nmarks - 1]);
-	if ((c.socks = calloc(marks[nmarks - 1], sizeof(int))) == NULL)
+	if ((c.peers = calloc(marks[nmarks - 1], sizeof(*c.peers))) == NULL)
 		err(2, "calloc");
 	if ((c.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		err(2, "epoll_create1");
@@ -325,8 +322,8 @@ main(int argc, char **argv)
 	for (i = 0; i < nmarks; i++)
 		time_mark(&c, marks[i], reps, base);
 	for (i = 0; i < c.n; i++)
-		close(c.socks[i]);
-	free(c.socks);
+		close(c.peers[i].sock);
+	free(c.peers);
 	close(c.epfd);
 	return 0;
 }

@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "bench/benchlib.h"
-#include "send_scm.h"
 
 #define WARMUP		200
 #define HANG_SECONDS	60	/* a lost doorbell must not hang the run */
@@ -146,9 +145,8 @@ join_pair(const char *path, unsigned int nvec, struct bpeer *a,
 {
 	struct sockaddr_un sa;
 	struct catch ca = { .fd = -1 }, cb = { .fd = -1 };
+	struct greet_msg m;
 	unsigned int i;
-	int64_t v;
-	int fd;
 
 	bench_sockaddr(path, &sa);
 	bpeer_join(a, bench_socket(), &sa, nvec, NULL, NULL);
@@ -156,13 +154,14 @@ join_pair(const char *path, unsigned int nvec, struct bpeer *a,
 	bpeer_join(b, bench_socket(), &sa, nvec, catch_fd, &ca);
 	cb.want = b->id;
 	for (i = 0; i < nvec; i++) {
-		if (scm_recv(a->sock, SCM_PROTO_V0, &v, &fd) != 1)
-			err(2, "reading peer %lld's connect notice",
-			    (long long)b->id);
-		if (fd == SCM_NO_FD)
-			errx(2, "notice %lld came without an eventfd; is "
-			    "another peer using this server?", (long long)v);
-		catch_fd(&cb, v, fd);
+		if (bpeer_next(a, &m) != 1)
+			errx(2, "the server hung up before peer %lld's connect "
+			    "notice; see its log", (long long)b->id);
+		if (m.kind != GREET_VECTOR)
+			errx(2, "peer %d left where peer %lld's connect notice "
+			    "belongs; is another peer using this server?",
+			    m.id, (long long)b->id);
+		catch_fd(&cb, m.id, m.fd);
 	}
 	if (ca.fd == -1 || cb.fd == -1)
 		errx(2, "the server did not hand out both peers' eventfds; "

@@ -8,9 +8,11 @@
  * every line it prints is "key value...", and everything the server sends
  * is checked.
  *
- * This file owns the client's view of the protocol (our ID, the region,
- * the peers' vectors) and the commands; client_cmd.c owns the command
- * line.  Encoding and the socket calls belong to send_scm.c.
+ * This file owns the client's view of the server (our ID, the region, the
+ * peers' vectors) and the commands; client_cmd.c owns the command line.
+ * lib/greet reads and checks what the server says; only raw prints the
+ * messages uninterpreted.  Encoding and the socket calls belong to
+ * send_scm.c.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -19,7 +21,6 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -36,6 +37,7 @@
 
 #include "client/client_cmd.h"
 #include "client/client_io.h"
+#include "lib/greet.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "send_scm.h"
@@ -64,11 +66,11 @@ struct client {
 	int		 sock;
 	int		 region;
 	uint64_t	 size;
-	long		 id;		/* ours; -1 until the server says */
-	int		 synced;	/* all our own vectors arrived */
+	struct greet	 g;		/* our ID, and where the greeting is */
 	int		 events;	/* print connect/disconnect lines */
 	uint64_t	 rung;		/* doorbells counted by 'wait' */
-	/* The k-th descriptor sent for peer P is its vector k: vfd[P*nvec+k]. */
+	/* The k-th descriptor sent for peer P is its vector k: vfd[P*nvec+k];
+	 * nfds[P] (greet's count table) says how many arrived. */
 	unsigned char	*nfds;
 	int		*vfd;
 };
@@ -191,13 +193,17 @@ wait_ready(struct client *c, struct pollfd *pfd, nfds_t n)
 	}
 }
 
+/* The next raw message, waiting at most until the deadline. */
 static int
-recv_msg(struct client *c, int64_t *v, int *fd)
+next_msg(struct client *c, int64_t *v, int *fd)
 {
-	int r;
+	struct pollfd pfd;
+	int r, st;
 
-	r = scm_recv(c->sock, c->o.proto, v, fd);
-	if (r == 0)
+	*fd = SCM_NO_FD;
+	if ((st = wait_ready(c, &pfd, 1)) != ST_OK)
+		return st;
+	if ((r = scm_recv(c->sock, c->o.proto, v, fd)) == 0)
 		return ST_EOF;
 	if (r == -1)
 		return fail(ST_PROTO, "receiving from the server: %s%s",
@@ -206,26 +212,16 @@ recv_msg(struct client *c, int64_t *v, int *fd)
 	return ST_OK;
 }
 
-/* The next message, waiting at most until the deadline. */
-static int
-next_msg(struct client *c, int64_t *v, int *fd)
-{
-	struct pollfd pfd;
-	int st;
-
-	*fd = SCM_NO_FD;
-	if ((st = wait_ready(c, &pfd, 1)) != ST_OK)
-		return st;
-	return recv_msg(c, v, fd);
-}
-
 /* Turn the end of the connection or the deadline into one error line. */
 static int
-explain(struct client *c, int st, const char *what, const char *hint)
+explain(struct client *c, int st, const char *what)
 {
-	if (st == ST_EOF)
-		return fail(ST_PROTO, "server closed the connection before "
-		    "sending %s%s", what, hint);
+	char err[256];
+
+	if (st == ST_EOF) {
+		greet_eof(&c->g, err, sizeof(err));
+		return fail(ST_PROTO, "%s", err);
+	}
 	if (st == ST_TIMEOUT)
 		return fail(ST_TIMEOUT, "timed out after %" PRIu64 " s waiting "
 		    "for %s; raise -w (0 waits forever) or check the server",
@@ -234,43 +230,37 @@ explain(struct client *c, int st, const char *what, const char *hint)
 }
 
 static void
-peer_drop(struct client *c, long id)
+peer_drop(struct client *c, long id, unsigned int n)
 {
-	while (c->nfds[id] > 0)
-		close(c->vfd[id * c->o.nvec + --c->nfds[id]]);
+	while (n > 0)
+		close(c->vfd[id * c->o.nvec + --n]);
 }
 
-/* An ID after the set-up: a vector with a descriptor, a departure without. */
-static int
-handle_msg(struct client *c, int64_t v, int fd)
+/* Keep what the greeting reader handed over; report it in monitor. */
+static void
+take_msg(struct client *c, const struct greet_msg *m)
 {
-	if (v < 0 || v > MAX_ID) {
-		if (fd != SCM_NO_FD)
-			close(fd);
-		return fail(ST_PROTO, v == -1 ? "server sent a second region "
-		    "message" : "server sent invalid message %" PRId64
-		    " (IDs are 0 to 65535)", v);
-	}
-	if (fd == SCM_NO_FD && v == c->id)
-		return fail(ST_PROTO, "server announced that we, peer %ld, "
-		    "disconnected", c->id);
-	if (fd == SCM_NO_FD) {
-		peer_drop(c, (long)v);
+	switch (m->kind) {
+	case GREET_REGION:
+		c->region = m->fd;
+		c->size = m->size;
+		if (!is_pow2(c->size))
+			log_warn("region size %" PRIu64 " is not a power of "
+			    "two; QEMU would refuse it", c->size);
+		break;
+	case GREET_VECTOR:
+		c->vfd[(long)m->id * c->o.nvec + m->vec] = m->fd;
+		if (c->events && !m->own)
+			out("connect %d vector %u", m->id, m->vec);
+		break;
+	case GREET_LEFT:
+		peer_drop(c, m->id, m->vec);
 		if (c->events)
-			out("disconnect %" PRId64, v);
-		return ST_OK;
+			out("disconnect %d", m->id);
+		break;
+	default:
+		break;
 	}
-	if (c->nfds[v] >= c->o.nvec) {
-		close(fd);
-		return fail(ST_PROTO, "server sent more than %u vectors for peer "
-		    "%" PRId64 "; give -n the server's -n", c->o.nvec, v);
-	}
-	c->vfd[v * c->o.nvec + c->nfds[v]++] = fd;
-	if (v == c->id && c->nfds[v] == c->o.nvec)
-		c->synced = 1;
-	else if (c->events && v != c->id)
-		out("connect %" PRId64 " vector %u", v, c->nfds[v] - 1);
-	return ST_OK;
 }
 
 /* Read a doorbell of our own vector v and report it. */
@@ -300,14 +290,16 @@ pump(struct client *c, int watch)
 {
 	struct pollfd pfd[1 + MAX_VECTORS];
 	unsigned int i, vec[1 + MAX_VECTORS];
+	struct greet_msg m;
+	char err[256];
 	nfds_t n = 1;
-	int64_t v;
-	int fd, st;
+	int r, st;
 
-	for (i = 0; c->synced && watch != NO_VECTORS && i < c->o.nvec; i++) {
+	for (i = 0; greet_synced(&c->g) && watch != NO_VECTORS &&
+	    i < c->o.nvec; i++) {
 		if (watch != ALL_VECTORS && (unsigned int)watch != i)
 			continue;
-		pfd[n].fd = c->vfd[c->id * c->o.nvec + i];
+		pfd[n].fd = c->vfd[(long)c->g.id * c->o.nvec + i];
 		pfd[n].events = POLLIN;
 		vec[n++] = i;
 	}
@@ -319,46 +311,12 @@ pump(struct client *c, int watch)
 			return st;
 	if (pfd[0].revents == 0)
 		return ST_OK;
-	if ((st = recv_msg(c, &v, &fd)) != ST_OK)
-		return st;
-	return handle_msg(c, v, fd);
-}
-
-static int
-check_region(struct client *c)
-{
-	struct stat st;
-
-	if (fstat(c->region, &st) == -1)
-		return fail(ST_PROTO, "region descriptor: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
-		return fail(ST_PROTO, "server sent a region descriptor that is "
-		    "not a file or shm object, or is empty");
-	c->size = (uint64_t)st.st_size;
-	if (!is_pow2(c->size))
-		log_warn("region size %" PRIu64 " is not a power of two; QEMU "
-		    "would refuse it", c->size);
+	if ((r = greet_recv(&c->g, c->sock, &m, err, sizeof(err))) == 0)
+		return ST_EOF;
+	if (r == -1)
+		return fail(ST_PROTO, "%s", err);
+	take_msg(c, &m);
 	return ST_OK;
-}
-
-/* Set-up message number 'step' (0 version, 1 ID, 2 region) was wrong. */
-static int
-setup_error(struct client *c, int step, int64_t v, int had_fd)
-{
-	static const char *const want[] = { "the version (0, alone)",
-	    "an ID (0 to 65535, alone)", "the region (-1 with a descriptor)" };
-	static const char legacy[] = "; is it running with -l? (then pass -l)";
-
-	if (step == 0 && !had_fd)
-		return fail(ST_PROTO, "server sent version %" PRId64 ", "
-		    "expecting 0%s", v, legacy);
-	if (step == 1 && v == -1 && had_fd && c->o.proto == SCM_PROTO_V0)
-		return fail(ST_PROTO, "server sent the region where an ID "
-		    "belongs%s", legacy);
-	return fail(ST_PROTO, "server sent %" PRId64 " %s where %s belongs%s",
-	    v, had_fd ? "with a descriptor" : "alone", want[step],
-	    step == 2 && c->o.proto == SCM_PROTO_LEGACY ?
-	    "; if it speaks version 0, drop -l" : "");
 }
 
 /*
@@ -370,33 +328,13 @@ static int
 handshake(struct client *c, int need_vectors)
 {
 	char what[80];
-	int64_t v;
-	int fd, st, step;
+	int st;
 
-	for (step = c->o.proto == SCM_PROTO_V0 ? 0 : 1; step < 3; step++) {
-		if ((st = next_msg(c, &v, &fd)) != ST_OK)
-			return explain(c, st, step < 2 ? "an ID" : "the region",
-			    step < 2 ? " (refused: full or not allowed?)" : "");
-		if (step == 2 && v == -1 && fd != SCM_NO_FD) {
-			c->region = fd;
-			break;
-		}
-		if (fd != SCM_NO_FD)
-			close(fd);
-		if (step == 1 && fd == SCM_NO_FD && v >= 0 && v <= MAX_ID)
-			c->id = (long)v;
-		else if (step != 0 || fd != SCM_NO_FD || v != 0)
-			return setup_error(c, step, v, fd != SCM_NO_FD);
-	}
-	if ((st = check_region(c)) != ST_OK)
-		return st;
-	while (need_vectors && !c->synced) {
-		if ((st = pump(c, NO_VECTORS)) != ST_OK) {
-			snprintf(what, sizeof(what), "our vectors (got %u of %u;"
-			    " is -n the server's -n?)", c->nfds[c->id], c->o.nvec);
-			return explain(c, st, what, "");
-		}
-	}
+	while (need_vectors ? !greet_synced(&c->g) :
+	    !greet_has_region(&c->g))
+		if ((st = pump(c, NO_VECTORS)) != ST_OK)
+			return explain(c, st, greet_want(&c->g, what,
+			    sizeof(what)));
 	return ST_OK;
 }
 
@@ -441,10 +379,10 @@ cmd_info(struct client *c, const struct cmd *cmd)
 		return st;
 	if (c->o.proto == SCM_PROTO_V0)
 		out("version %d", SCM_PROTOCOL_VERSION);
-	out("id %ld", c->id);
+	out("id %ld", (long)c->g.id);
 	out("size %" PRIu64, c->size);
 	for (id = 0; id <= MAX_ID; id++)
-		if (id != c->id && c->nfds[id] > 0)
+		if (id != c->g.id && c->nfds[id] > 0)
 			out("peer %ld vectors %u", id, c->nfds[id]);
 	if (cmd->kind != CMD_MONITOR)
 		return ST_OK;
@@ -472,7 +410,7 @@ cmd_raw(struct client *c, const struct cmd *cmd)
 			return ST_OK;
 		snprintf(what, sizeof(what), "message %" PRIu64, seen + 1);
 		if (st != ST_OK)
-			return explain(c, st, what, "");
+			return explain(c, st, what);
 		/* Decoding then encoding gives back the exact wire bytes. */
 		n = scm_encode(c->o.proto, v, buf);
 		for (i = 0; i < n; i++)
@@ -533,7 +471,7 @@ cmd_wait(struct client *c, const struct cmd *cmd)
 		if (st == ST_EOF)
 			return fail(ST_PROTO, "server closed the connection "
 			    "while we waited for %s", what);
-		return explain(c, st, what, "");
+		return explain(c, st, what);
 	}
 	return ST_OK;
 }
@@ -623,13 +561,13 @@ main(int argc, char **argv)
 	log_init(argv[0], 0, 0);
 	memset(&c, 0, sizeof(c));
 	c.sock = c.region = -1;
-	c.id = -1;
 	client_parse(argc, argv, &c.o, &cmd);
 	raise_nofile();
 	if (cmd.kind == CMD_MONITOR || cmd.kind == CMD_RAW)
 		catch_signals(&c);
 	c.nfds = calloc(MAX_ID + 1, 1);
 	c.vfd = calloc((size_t)(MAX_ID + 1) * c.o.nvec, sizeof(int));
+	greet_init(&c.g, c.o.proto, c.o.nvec, c.nfds, GREET_OPT_L);
 	c.forever = c.o.wait_s == 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	c.deadline = ((int64_t)now.tv_sec + (int64_t)c.o.wait_s) * 1000000000 +
@@ -639,7 +577,7 @@ main(int argc, char **argv)
 	else if ((st = client_connect(&c)) == ST_OK)
 		st = run[cmd.kind](&c, &cmd);
 	for (id = 0; c.nfds != NULL && id <= MAX_ID; id++)
-		peer_drop(&c, id);
+		peer_drop(&c, id, c.nfds[id]);
 	free(c.nfds);
 	free(c.vfd);
 	if (c.region != -1)

@@ -1,57 +1,53 @@
 /*
  * ivpeer.c - join an ivshmem server as a peer.
  *
- * The server's messages are trusted no further than the protocol allows:
- * IDs are range-checked, a descriptor must come exactly where one is due,
- * and a peer cannot send more vectors than the server announced.
+ * lib/greet checks every message against the protocol; this file keeps
+ * what it hands over (our ID, the region, each peer's eventfds by ID and
+ * vector) and tells the caller of joins and departures.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/doorbell.h"
 #include "lib/ivpeer.h"
 #include "lib/log.h"
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One whole message within the deadline; 1, 0 on EOF, -1 on error. */
+/*
+ * Wait until a whole message (or the end) is there, at most until the
+ * deadline: scm_recv() would block on half a message, and a server that
+ * stops inside one must not hold us past our timeout.
+ */
 static int
-recv_by(struct ivpeer *p, int64_t deadline, int64_t *v, int *fd)
+wait_msg(struct ivpeer *p, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = p->sock, .events = POLLIN };
-	int left, n;
+	int avail, left, n;
 
 	for (;;) {
-		left = (int)(deadline - now_ms());
-		if (left <= 0) {
-			errno = ETIMEDOUT;
+		left = (int)(deadline - clock_ms());
+		if (left <= 0)
 			return -1;
-		}
 		n = poll(&pfd, 1, left);
 		if (n == -1 && errno != EINTR)
 			return -1;
-		if (n > 0)
-			return scm_recv(p->sock, p->proto, v, fd);
+		if (n <= 0)
+			continue;
+		if ((pfd.revents & ~POLLIN) != 0 ||
+		    ioctl(p->sock, FIONREAD, &avail) == -1 ||
+		    (size_t)avail >= scm_msg_size(p->proto))
+			return 0;
+		/* Half a message: the rest is on its way, or never comes. */
+		poll(NULL, 0, 1);
 	}
 }
 
@@ -75,82 +71,58 @@ open_socket(const char *path, char *err, size_t len)
 	return fd;
 }
 
-/* A vector or a departure of another peer (or one of our own vectors). */
-static int
-take_msg(struct ivpeer *p, int64_t v, int fd, ivpeer_cb *cb, void *arg,
-    char *err, size_t len)
+/* Keep what the greeting reader handed over. */
+static void
+take_msg(struct ivpeer *p, const struct greet_msg *m, ivpeer_cb *cb,
+    void *arg)
 {
+	/* A vector's or departure's ID is 0..65535: greet checked it. */
+	size_t base = m->kind >= GREET_VECTOR ? (size_t)m->id * p->nvec : 0;
 	unsigned int i;
-	int id;
 
-	if (v < 0 || v >= IVPEER_IDS) {
-		if (fd != -1)
-			close(fd);
-		return errbuf(err, len, "server sent peer ID %lld, outside "
-		    "0..65535", (long long)v);
+	switch (m->kind) {
+	case GREET_ID:
+		p->id = m->id;
+		break;
+	case GREET_REGION:
+		p->region_fd = m->fd;
+		p->size = m->size;
+		break;
+	case GREET_VECTOR:
+		p->vfd[base + m->vec] = m->fd;
+		if (m->own)
+			p->own[m->vec] = m->fd;
+		else if (cb != NULL && m->vec + 1 == p->nvec)
+			cb(arg, m->id, IVPEER_JOINED);
+		break;
+	case GREET_LEFT:
+		for (i = 0; i < m->vec; i++)
+			close(p->vfd[base + i]);
+		if (cb != NULL)
+			cb(arg, m->id, IVPEER_LEFT);
+		break;
+	default:
+		break;
 	}
-	id = (int)v;
-	if (fd == -1) {
-		for (i = 0; i < p->nfds[id]; i++)
-			close(p->vfd[(size_t)id * p->nvec + i]);
-		p->nfds[id] = 0;
-		if (cb != NULL && id != p->id)
-			cb(arg, id, IVPEER_LEFT);
-		return 0;
-	}
-	if (p->nfds[id] >= p->nvec) {
-		close(fd);
-		return errbuf(err, len, "server sent peer %d more than %u "
-		    "vectors; does its -n match ours?", id, p->nvec);
-	}
-	p->vfd[(size_t)id * p->nvec + p->nfds[id]++] = fd;
-	if (id == p->id)
-		p->own[p->nfds[id] - 1] = fd;
-	if (cb != NULL && id != p->id && p->nfds[id] == p->nvec)
-		cb(arg, id, IVPEER_JOINED);
-	return 0;
 }
 
 static int
-handshake(struct ivpeer *p, int64_t deadline, char *err, size_t len)
+handshake(struct ivpeer *p, int timeout_ms, char *err, size_t len)
 {
-	struct stat st;
-	int64_t v;
-	int fd, rc;
+	int64_t deadline = clock_ms() + timeout_ms;
+	struct greet_msg m;
+	char what[80];
+	int rc;
 
-	if (p->proto == SCM_PROTO_V0) {
-		rc = recv_by(p, deadline, &v, &fd);
-		if (rc == 1 && fd != -1)
-			close(fd);
-		if (rc != 1 || v != SCM_PROTOCOL_VERSION)
-			return errbuf(err, len, "server sent no version 0 "
-			    "message; is it running with -l (pre-2.5)?");
-	}
-	rc = recv_by(p, deadline, &v, &fd);
-	if (rc == 1 && fd != -1)
-		close(fd);
-	if (rc != 1 || v < 0 || v >= IVPEER_IDS)
-		return errbuf(err, len, "server sent no valid ID (refused: "
-		    "full or not allowed?)");
-	p->id = (int)v;
-	rc = recv_by(p, deadline, &v, &fd);
-	if (rc != 1 || v != -1 || fd == -1) {
-		if (rc == 1 && fd != -1)
-			close(fd);
-		return errbuf(err, len, "server sent no region descriptor");
-	}
-	p->region_fd = fd;
-	if (fstat(fd, &st) == -1)
-		return errbuf(err, len, "fstat region: %s", strerror(errno));
-	p->size = (uint64_t)st.st_size;
-	while (p->nfds[p->id] < p->nvec) {
-		rc = recv_by(p, deadline, &v, &fd);
-		if (rc != 1)
-			return errbuf(err, len, "server %s before sending our "
-			    "%u vectors; does -n match the server's?",
-			    rc == 0 ? "hung up" : "went quiet", p->nvec);
-		if (take_msg(p, v, fd, NULL, NULL, err, len) == -1)
+	while (!greet_synced(&p->greet)) {
+		if (wait_msg(p, deadline) == -1)
+			return errbuf(err, len, "server sent nothing for %d ms "
+			    "while we waited for %s; check the server",
+			    timeout_ms, greet_want(&p->greet, what,
+			    sizeof(what)));
+		if ((rc = greet_recv(&p->greet, p->sock, &m, err, len)) != 1)
 			return -1;
+		take_msg(p, &m, NULL, NULL);
 	}
 	return 0;
 }
@@ -169,9 +141,10 @@ ivpeer_connect(struct ivpeer *p, const char *path, enum scm_proto proto,
 	p->vfd = calloc((size_t)IVPEER_IDS * nvec, sizeof(int));
 	if (p->nfds == NULL || p->vfd == NULL)
 		return errbuf(err, len, "out of memory");
+	greet_init(&p->greet, proto, nvec, p->nfds, 0);
 	if ((p->sock = open_socket(path, err, len)) == -1)
 		return -1;
-	return handshake(p, now_ms() + timeout_ms, err, len);
+	return handshake(p, timeout_ms, err, len);
 }
 
 int
@@ -179,8 +152,8 @@ ivpeer_pump(struct ivpeer *p, ivpeer_cb *cb, void *arg, char *err,
     size_t len)
 {
 	size_t msg = scm_msg_size(p->proto);
-	int64_t v;
-	int avail, fd, rc;
+	struct greet_msg m;
+	int avail, rc;
 
 	for (;;) {
 		if (ioctl(p->sock, FIONREAD, &avail) == -1)
@@ -191,15 +164,12 @@ ivpeer_pump(struct ivpeer *p, ivpeer_cb *cb, void *arg, char *err,
 			/* Only a hang-up is worth a look without data. */
 			if (poll(&pfd, 1, 0) == 1 &&
 			    (pfd.revents & (POLLHUP | POLLERR)) && avail == 0)
-				return errbuf(err, len, "server hung up");
+				return greet_eof(&p->greet, err, len);
 			return 0;
 		}
-		rc = scm_recv(p->sock, p->proto, &v, &fd);
-		if (rc != 1)
-			return errbuf(err, len, "server %s", rc == 0 ?
-			    "hung up" : strerror(errno));
-		if (take_msg(p, v, fd, cb, arg, err, len) == -1)
+		if ((rc = greet_recv(&p->greet, p->sock, &m, err, len)) != 1)
 			return -1;
+		take_msg(p, &m, cb, arg);
 	}
 }
 

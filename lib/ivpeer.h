@@ -3,7 +3,8 @@
  * handshake, the peer table of doorbell eventfds, and ringing them.
  *
  * The bridge and the host-side mqnic endpoint both join servers this way.
- * Every socket message goes through send_scm.
+ * What the server says is read and checked by lib/greet (the one greeting
+ * reader); every socket message goes through send_scm.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -13,10 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/greet.h"
 #include "send_scm.h"
 
-#define IVPEER_IDS	65536
-#define IVPEER_VECTORS_MAX 64
+#define IVPEER_IDS	GREET_IDS
+#define IVPEER_VECTORS_MAX GREET_VECTORS_MAX
 
 struct ivpeer {
 	int		 sock;
@@ -28,6 +30,7 @@ struct ivpeer {
 	int		 own[IVPEER_VECTORS_MAX];	/* our doorbells */
 	unsigned char	*nfds;		/* eventfds known per peer ID */
 	int		*vfd;		/* [id * nvec + v], -1 unknown */
+	struct greet	 greet;		/* reads the server, counts in nfds */
 };
 
 /* A peer event, for ivpeer_pump()'s callback. */

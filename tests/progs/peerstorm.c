@@ -4,10 +4,12 @@
  * About 800 lines: each mode's checks sit beside the one event loop.
  *
  * One process drives thousands of peer connections through epoll and reads
- * every message with the project's own wire layer (scm_recv), checking the
- * protocol as it goes: version (v0), own ID, region fd, then vectors of
- * other peers, own vectors and disconnect notices.  Every descriptor that
- * arrives is closed at once, so the only descriptors held are sockets.
+ * every message with the project's one greeting reader (lib/greet, over
+ * send_scm), which checks the protocol as it goes: version (v0), own ID,
+ * region fd, then vectors of other peers, own vectors and disconnect
+ * notices.  Vectors are counted per connection only for ourselves, so a
+ * connection costs a few dozen bytes.  Every descriptor that arrives is
+ * closed at once, so the only descriptors held are sockets.
  *
  * Modes:
  *   cycles COUNT   COUNT connect / sync / disconnect cycles, -j at a time;
@@ -33,7 +35,6 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -49,19 +50,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/greet.h"
 #include "send_scm.h"
 
 #define ID_MAX		65535
 #define EVENTS		1024
 #define CONNECT_BURST	64	/* new connections per loop turn */
 
-enum stage { WANT_VERSION, WANT_ID, WANT_REGION, PEERS };
-
 struct conn {
 	int		 sock;		/* -1: slot free */
-	enum stage	 stage;
-	int		 id;
-	unsigned int	 own;		/* own vectors received */
+	struct greet	 g;		/* its ID, how far its greeting got */
 	uint64_t	 peer_msgs;	/* vectors of other peers */
 	uint64_t	 peer_idsum;	/* sum of their IDs, one per vector */
 	uint64_t	 notices;	/* disconnect notices */
@@ -233,23 +231,28 @@ conn_reset(struct conn *c, int sock)
 {
 	memset(c, 0, sizeof(*c));
 	c->sock = sock;
-	c->id = -1;
-	c->stage = opt.proto == SCM_PROTO_V0 ? WANT_VERSION : WANT_ID;
+	greet_init(&c->g, opt.proto, opt.vectors, NULL, GREET_OPT_L);
 }
 
-static void
-check_region(const struct conn *c, int fd)
+/* A peer's ID, or -1 before the server said it. */
+static int
+conn_id(const struct conn *c)
 {
-	struct stat st;
+	return c->g.id;
+}
 
-	if (fd == SCM_NO_FD)
-		die(2, "peer %d: region message (-1) came without an fd",
-		    c->id);
-	if (fstat(fd, &st) == -1)
-		die(2, "fstat region fd: %s", strerror(errno));
-	if (opt.region_size >= 0 && st.st_size != opt.region_size)
-		die(2, "peer %d: region fd is %jd bytes, expected %jd", c->id,
-		    (intmax_t)st.st_size, (intmax_t)opt.region_size);
+static int
+conn_synced(const struct conn *c)
+{
+	return c->sock != -1 && greet_synced(&c->g);
+}
+
+static void __attribute__((noreturn))
+conn_die(const struct conn *c, const char *err)
+{
+	if (conn_id(c) == -1)
+		die(2, "%s", err);
+	die(2, "peer %d: %s", conn_id(c), err);
 }
 
 static void
@@ -266,62 +269,42 @@ check_eventfd(const struct conn *c, int fd)
 		die(2, "readlink %s: %s", path, strerror(errno));
 	target[n] = '\0';
 	if (strcmp(target, "anon_inode:[eventfd]") != 0)
-		die(2, "peer %d: vector fd is %s, not an eventfd", c->id,
+		die(2, "peer %d: vector fd is %s, not an eventfd", conn_id(c),
 		    target);
 }
 
-/* Check one message against the protocol; closes fd.  1: now synced. */
+/* Count one message the reader accepted; closes its fd.  1: now synced. */
 static int
-conn_msg(struct conn *c, int64_t v, int fd)
+conn_msg(struct conn *c, const struct greet_msg *m)
 {
-	int synced = 0;
-
-	switch (c->stage) {
-	case WANT_VERSION:
-		if (v != 0 || fd != SCM_NO_FD)
-			die(2, "first message %" PRId64 " (%s), expected "
-			    "version 0 without fd", v, fd < 0 ? "nofd" : "fd");
-		c->stage = WANT_ID;
-		break;
-	case WANT_ID:
-		if (v < 0 || v > ID_MAX || fd != SCM_NO_FD)
-			die(2, "ID message %" PRId64 " (%s), expected 0..%d "
-			    "without fd", v, fd < 0 ? "nofd" : "fd", ID_MAX);
-		c->id = (int)v;
-		c->stage = WANT_REGION;
-		break;
-	case WANT_REGION:
-		if (v != -1)
-			die(2, "peer %d: message %" PRId64 " where -1 with "
-			    "the region fd belongs", c->id, v);
-		check_region(c, fd);
-		c->stage = PEERS;
-		break;
-	case PEERS:
-		if (v < 0 || v > ID_MAX)
-			die(2, "peer %d: message %" PRId64 " is no peer ID",
-			    c->id, v);
-		if (fd == SCM_NO_FD) {
-			if (v == c->id)
-				die(2, "peer %d: told that it left itself",
-				    c->id);
-			c->notices++;
-			break;
-		}
-		check_eventfd(c, fd);
-		if (v != c->id) {
+	if (m->kind == GREET_REGION && opt.region_size >= 0 &&
+	    m->size != (uint64_t)opt.region_size)
+		die(2, "peer %d: region fd is %" PRIu64 " bytes, expected %jd",
+		    conn_id(c), m->size, (intmax_t)opt.region_size);
+	if (m->kind == GREET_VECTOR) {
+		check_eventfd(c, m->fd);
+		if (!m->own) {
 			c->peer_msgs++;
-			c->peer_idsum += (uint64_t)v;
-		} else if (++c->own > opt.vectors)
-			die(2, "peer %d: own ID came %u times with an fd, "
-			    "expected %u (-n)", c->id, c->own, opt.vectors);
-		else if (c->own == opt.vectors)
-			synced = 1;
-		break;
+			c->peer_idsum += (uint64_t)m->id;
+		}
 	}
-	if (fd != SCM_NO_FD)
-		close(fd);
-	return synced;
+	if (m->kind == GREET_LEFT)
+		c->notices++;
+	if (m->fd != SCM_NO_FD)
+		close(m->fd);
+	return m->synced;
+}
+
+/* The next message, blocking; 1, or 0 when the server hung up. */
+static int
+conn_next(struct conn *c, struct greet_msg *m)
+{
+	char err[256];
+	int rc;
+
+	if ((rc = greet_recv(&c->g, c->sock, m, err, sizeof(err))) == -1)
+		conn_die(c, err);
+	return rc;
 }
 
 /*
@@ -332,8 +315,8 @@ static int
 conn_read(struct conn *c)
 {
 	size_t size = scm_msg_size(opt.proto);
-	int synced = 0, fd, avail;
-	int64_t v;
+	struct greet_msg m;
+	int synced = 0, avail;
 
 	for (;;) {
 		if (ioctl(c->sock, FIONREAD, &avail) == -1)
@@ -349,15 +332,9 @@ conn_read(struct conn *c)
 		}
 		if ((size_t)avail < size)
 			return synced;	/* the rest of it is on its way */
-		switch (scm_recv(c->sock, opt.proto, &v, &fd)) {
-		case 1:
-			synced |= conn_msg(c, v, fd);
-			break;
-		case 0:
+		if (conn_next(c, &m) == 0)
 			return -1;
-		default:
-			die(2, "receive: %s", strerror(errno));
-		}
+		synced |= conn_msg(c, &m);
 	}
 }
 
@@ -424,8 +401,8 @@ run_cycles(unsigned long count)
 			switch (conn_read(c)) {
 			case -1:
 				die(2, "peer %d: server hung up before the "
-				    "greeting was complete (cycle %lu)", c->id,
-				    done + 1);
+				    "greeting was complete (cycle %lu)",
+				    conn_id(c), done + 1);
 			case 1:
 				conn_close(c);
 				done++;
@@ -447,7 +424,7 @@ hold_complete(const struct conn *c, unsigned long count, int *synced_now)
 
 	*synced_now = 1;
 	for (i = 0; i < count && *synced_now; i++) {
-		*synced_now = c[i].sock != -1 && c[i].own == opt.vectors;
+		*synced_now = conn_synced(&c[i]);
 		known &= c[i].peer_msgs >= want;
 	}
 	return *synced_now && known;
@@ -460,29 +437,31 @@ hold_verify(const struct conn *c, unsigned long count)
 	uint64_t want = (uint64_t)(count - 1) * opt.vectors, idsum = 0;
 	unsigned char *seen;
 	unsigned long i;
-	int lo = ID_MAX, hi = 0;
+	int id, lo = ID_MAX, hi = 0;
 
 	if ((seen = calloc(ID_MAX + 1, 1)) == NULL)
 		die(2, "out of memory");
 	for (i = 0; i < count; i++) {
-		if (seen[c[i].id]++)
-			die(2, "ID %d was given to two peers", c[i].id);
-		idsum += (uint64_t)c[i].id;
-		lo = c[i].id < lo ? c[i].id : lo;
-		hi = c[i].id > hi ? c[i].id : hi;
+		id = conn_id(&c[i]);
+		if (seen[id]++)
+			die(2, "ID %d was given to two peers", id);
+		idsum += (uint64_t)id;
+		lo = id < lo ? id : lo;
+		hi = id > hi ? id : hi;
 	}
 	for (i = 0; i < count; i++) {
+		id = conn_id(&c[i]);
 		if (c[i].peer_msgs != want)
 			die(2, "peer %d got %" PRIu64 " vectors of others, "
-			    "expected %" PRIu64, c[i].id, c[i].peer_msgs,
-			    want);
-		if (c[i].peer_idsum != opt.vectors * (idsum - c[i].id))
+			    "expected %" PRIu64, id, c[i].peer_msgs, want);
+		if (c[i].peer_idsum != opt.vectors * (idsum - (uint64_t)id))
 			die(2, "peer %d was told of the wrong peers (ID sum "
-			    "%" PRIu64 ", expected %" PRIu64 ")", c[i].id,
-			    c[i].peer_idsum, opt.vectors * (idsum - c[i].id));
+			    "%" PRIu64 ", expected %" PRIu64 ")", id,
+			    c[i].peer_idsum,
+			    opt.vectors * (idsum - (uint64_t)id));
 		if (c[i].notices != 0)
 			die(2, "peer %d got %" PRIu64 " disconnect notices; "
-			    "nobody left", c[i].id, c[i].notices);
+			    "nobody left", id, c[i].notices);
 	}
 	free(seen);
 	printf("held %lu ids %d-%d peer-messages %" PRIu64 " seconds %.3f\n",
@@ -529,7 +508,8 @@ run_hold(unsigned long count)
 			struct conn *p = &c[ev[k].data.u64];
 
 			if (conn_read(p) == -1)
-				die(2, "peer %d: the server hung up", p->id);
+				die(2, "peer %d: the server hung up",
+				    conn_id(p));
 		}
 		if (held || next < count)
 			continue;
@@ -567,7 +547,7 @@ run_drain(unsigned long count)
 		die(2, "out of memory");
 	while (!stop) {
 		if (next < count && (next == 0 || c[next - 1].sock == -1 ||
-		    c[next - 1].own == opt.vectors))
+		    conn_synced(&c[next - 1])))
 			next = hold_connect(c, next, next + 1);
 		if (next == count && !said) {
 			printf("connected %lu\n", count);
@@ -618,27 +598,28 @@ readable(int sock)
 static void
 sync_one(struct conn *c)
 {
-	int64_t v;
-	int fd, sock;
+	struct greet_msg m;
+	int sock;
 
 	if ((sock = dial(0)) == -1)
 		die(2, "connect %s: backlog full", opt.sock_path);
 	conn_reset(c, sock);
 	do {
-		if (scm_recv(c->sock, opt.proto, &v, &fd) != 1)
+		if (conn_next(c, &m) == 0)
 			die(2, "server hung up before the greeting was done");
-	} while (!conn_msg(c, v, fd));
-	printf("id %d\n", c->id);
+	} while (!conn_msg(c, &m));
+	printf("id %d\n", conn_id(c));
 }
 
 /* slow: a peer that keeps reading, at -r messages a second. */
 static void
 run_slow(void)
 {
+	struct greet_msg m;
 	struct conn c;
 	unsigned long got = 0;
-	int64_t v;
-	int fd, rc;
+	char err[256];
+	int rc;
 
 	sync_one(&c);
 	t_start = now();
@@ -646,13 +627,13 @@ run_slow(void)
 		pace(got + 1);
 		if (!readable(c.sock))
 			continue;
-		rc = scm_recv(c.sock, opt.proto, &v, &fd);
+		rc = greet_recv(&c.g, c.sock, &m, err, sizeof(err));
 		if (rc == 0 || (rc == -1 && errno == ECONNRESET))
 			die(2, "peer %d: the server hung up after %lu messages "
-			    "read at %lu a second", c.id, got, opt.rate);
+			    "read at %lu a second", conn_id(&c), got, opt.rate);
 		if (rc == -1)
-			die(2, "receive: %s", strerror(errno));
-		conn_msg(&c, v, fd);
+			conn_die(&c, err);
+		conn_msg(&c, &m);
 		got++;
 	}
 	printf("read %lu\n", got);
@@ -662,9 +643,10 @@ run_slow(void)
 static void
 run_garbage(void)
 {
+	struct greet_msg m;
 	struct conn c;
-	int64_t v;
-	int fd, rc, pfd[2];
+	char err[256];
+	int rc, pfd[2];
 
 	sync_one(&c);
 	/* Bytes with a descriptor attached: the server must drop us and
@@ -676,11 +658,10 @@ run_garbage(void)
 	close(pfd[0]);
 	alarm(opt.timeout > 0 ? (unsigned int)opt.timeout : 0);
 	signal(SIGALRM, SIG_DFL);
-	while ((rc = scm_recv(c.sock, opt.proto, &v, &fd)) == 1)
-		if (fd != SCM_NO_FD)
-			close(fd);
+	while ((rc = greet_recv(&c.g, c.sock, &m, err, sizeof(err))) == 1)
+		conn_msg(&c, &m);
 	if (rc == -1 && errno != ECONNRESET)
-		die(2, "receive: %s", strerror(errno));
+		conn_die(&c, err);
 	printf("dropped\n");
 	close(c.sock);
 	/* The read end went with the message; once the server has closed
