@@ -597,6 +597,36 @@ ring_peek(struct ring *r, struct ring_frame *f)
 	return 1;
 }
 
+int
+ring_peek_at(struct ring *r, uint32_t k, struct ring_frame *f)
+{
+	uint32_t n;
+	int err;
+
+	if (r->producer)
+		return RING_EPARAM;
+	if (r->fault != RING_OK)
+		return r->fault;
+	if (r->seen - r->head <= k) {
+		if ((err = ring_check_peer(r, &n)) != RING_OK)
+			return err;
+		if (n <= k)
+			return 0;
+	}
+	if ((err = ring_check_desc_at(r, r->head + k, f)) != RING_OK)
+		return err;
+	return 1;
+}
+
+int
+ring_rewind(struct ring *r, uint32_t idx)
+{
+	if (r->producer || r->head - idx > r->size)
+		return RING_EPARAM;
+	r->head = idx;
+	return RING_OK;
+}
+
 void
 ring_next(struct ring *r)
 {

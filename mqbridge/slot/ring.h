@@ -101,6 +101,12 @@ int	ring_wakeup_needed(const struct ring *);
  * before deciding anything on its contents. */
 int	ring_avail(struct ring *, uint32_t *n);
 int	ring_peek(struct ring *, struct ring_frame *);
+/* The frame k places after head, without moving: 1, 0 if there is none
+ * yet, < 0 on a fault. */
+int	ring_peek_at(struct ring *, uint32_t k, struct ring_frame *);
+/* Move head back to idx (at most a ring's size), to read again frames
+ * not yet freed: a consumer that lost what it had sent them to. */
+int	ring_rewind(struct ring *, uint32_t idx);
 void	ring_next(struct ring *);
 /* Copy one frame out; size must be at least frame_max. */
 int	ring_recv(struct ring *, void *, uint32_t size, uint32_t *len);

@@ -216,7 +216,13 @@ ring_check_peer_raw(const struct ring *r)
 int
 ring_check_desc(struct ring *r, struct ring_frame *f)
 {
-	uint32_t i = r->head & r->mask;
+	return ring_check_desc_at(r, r->head, f);
+}
+
+int
+ring_check_desc_at(struct ring *r, uint32_t idx, struct ring_frame *f)
+{
+	uint32_t i = idx & r->mask;
 	uint64_t d = LOAD(&r->desc[i]);		/* the one read */
 	uint32_t len = RING_DESC_LEN(d), off = RING_DESC_OFF(d);
 

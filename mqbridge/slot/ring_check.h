@@ -48,6 +48,9 @@ int	ring_check_peer(struct ring *, uint32_t *n);
 uint32_t ring_check_peer_raw(const struct ring *);
 /* The descriptor at head: one load, then length, offset and flags. */
 int	ring_check_desc(struct ring *, struct ring_frame *);
+/* The same for the descriptor at ring index idx (the caller keeps it
+ * between head and the producer's index it has checked). */
+int	ring_check_desc_at(struct ring *, uint32_t idx, struct ring_frame *);
 /* The consumer's need-wakeup flag, as the producer sees it. */
 int	ring_check_wakeup(const struct ring *);
 
