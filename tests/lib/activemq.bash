@@ -7,7 +7,8 @@
 #                 finds its persistent messages again
 #   DIR/tmp/      the JVM's java.io.tmpdir
 #   DIR/broker.log  the broker's console output, appended on every start
-#   DIR/state     "key=value" lines: name, ow_port, stomp_port, pid, user
+#   DIR/state     "key=value" lines: name, ow_port, stomp_port, ssl_port
+#                 (with --ssl), pid, user
 #   DIR/args      the options of the last amq_start that gave any
 # Several brokers may run at once: nothing here is global except the
 # AMQ_* convenience variables, which describe the broker last started or
@@ -15,14 +16,25 @@
 #
 #   amq_install                     apt-get install activemq if missing
 #   amq_start DIR [NAME] [--network OWPORT]... [--duplex] [--user U:P]...
+#             [--grant USER:PREFIX]... [--ssl KEYSTORE.p12:PASSWORD]
 #             [--max-frame BYTES]   start (or restart) the broker of DIR
+#       --user      simpleAuthenticationPlugin: no anonymous access
+#       --grant     authorizationPlugin: USER (one of --user) may read, write
+#                   and create queue://PREFIX.> and topic://PREFIX.>; a user
+#                   with no --grant may use no destination at all
+#       --ssl       a stomp+ssl://127.0.0.1 connector too (its port is
+#                   ssl_port), serving the key and certificate of the PKCS12
+#                   file (absolute path) sealed with PASSWORD
 #   amq_stop DIR | amq_kill DIR | amq_restart DIR
 #   amq_use DIR                     set AMQ_DIR AMQ_NAME AMQ_PID AMQ_OW_PORT
-#                                   AMQ_STOMP_PORT from DIR/state
+#                                   AMQ_STOMP_PORT AMQ_SSL_PORT from DIR/state
 #   amq_get DIR KEY                 one value from DIR/state
 #   amq_stomp DIR ARGS...           tests/progs/stomp_cli.py against DIR
 #   amq_queue_size DIR QUEUE        messages in /queue/QUEUE (a STOMP browse)
 #   amq_kill_all                    amq_kill every DIR listed in $AMQ_REGISTRY
+#   amq_tls_ca DIR NAME             a self-signed CA: DIR/NAME.pem, .key
+#   amq_tls_keystore DIR CA PW      DIR/server.p12 for localhost, signed by
+#                                   DIR/CA.pem (for --ssl DIR/server.p12:PW)
 #
 # Env: AMQ_START_TIMEOUT (s, default 60); AMQ_JAVA_OPTS (replaces
 # AMQ_JAVA_DEFAULT below); AMQ_REGISTRY (a file: amq_start appends DIR to
@@ -92,7 +104,8 @@ amq_use() {
 	AMQ_PID=$(amq_get "$1" pid)
 	AMQ_OW_PORT=$(amq_get "$1" ow_port)
 	AMQ_STOMP_PORT=$(amq_get "$1" stomp_port)
-	export AMQ_DIR AMQ_NAME AMQ_PID AMQ_OW_PORT AMQ_STOMP_PORT
+	AMQ_SSL_PORT=$(amq_get "$1" ssl_port)
+	export AMQ_DIR AMQ_NAME AMQ_PID AMQ_OW_PORT AMQ_STOMP_PORT AMQ_SSL_PORT
 }
 
 # _amq_pid DIR: the pid of DIR's broker if it is alive.  The command line
@@ -108,9 +121,9 @@ _amq_pid() {
 	echo "$pid"
 }
 
-# _amq_free_port [AVOID]: a port below the kernel's ephemeral range, so that no outgoing
-# connection can be holding it when a restart binds it again, and with
-# no socket of any state on it now.
+# _amq_free_port [AVOID]...: a port below the kernel's ephemeral range, so
+# that no outgoing connection can be holding it when a restart binds it
+# again, and with no socket of any state on it now.
 _amq_free_port() {
 	local lo base p i
 	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
@@ -118,7 +131,7 @@ _amq_free_port() {
 	[ "$lo" -gt $((base + 2000)) ] || base=10000
 	for ((i = 0; i < 200; i++)); do
 		p=$((base + RANDOM % (lo - base)))
-		[ "$p" = "${1:-}" ] && continue
+		[[ " $* " == *" $p "* ]] && continue
 		[ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
 	done
 	echo "amq: no free port found" >&2
@@ -129,42 +142,99 @@ _amq_port_open() {
 	(exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# _amq_config DIR NAME OW STOMP ARGS...: write DIR/conf from the templates.
+# _amq_plugins: the <plugins> block for the caller's users and grants
+# arrays (--user U:P, --grant USER:PREFIX), or nothing when users is empty.
+# Every user is in group "users"; a grant puts it in group "bridge-PREFIX"
+# too, and gives that group every right on queue://PREFIX.> and
+# topic://PREFIX.>.  A STOMP CONNECT makes the broker create advisory
+# topics (ActiveMQ.Advisory.Connection, ...) on the user's behalf, which
+# needs "admin" there, and nothing more: without it every CONNECT gets
+# "ERROR ... not authorized to create: topic://ActiveMQ.Advisory.Connection";
+# with read too, any user could watch who connects and subscribes to what.
+# No XML escaping below: names are checked to hold safe characters only.
+_amq_plugins() {
+	local x u p groups entries=''
+	[ ${#users[@]} -gt 0 ] || {
+		[ ${#grants[@]} -eq 0 ] ||
+			{ echo "amq_start: --grant needs --user" >&2; return 1; }
+		return 0
+	}
+	for x in "${grants[@]}"; do
+		[[ $x =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$ ]] ||
+			{ echo "amq_start: bad --grant '$x'; give USER:PREFIX" >&2; return 1; }
+		u=
+		for p in "${users[@]}"; do
+			[ "${p%%:*}" = "${x%%:*}" ] && u=1
+		done
+		[ -n "$u" ] ||
+			{ echo "amq_start: --grant '$x': no --user ${x%%:*}" >&2; return 1; }
+		p=${x#*:}
+		entries+="            <authorizationEntry queue=\"$p.>\" read=\"bridge-$p\" write=\"bridge-$p\" admin=\"bridge-$p\"/>
+            <authorizationEntry topic=\"$p.>\" read=\"bridge-$p\" write=\"bridge-$p\" admin=\"bridge-$p\"/>
+"
+	done
+	echo "    <plugins>
+      <simpleAuthenticationPlugin anonymousAccessAllowed=\"false\">
+        <users>"
+	for x in "${users[@]}"; do
+		[[ $x =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$ ]] ||
+			{ echo "amq_start: bad --user '$x'" >&2; return 1; }
+		u=${x%%:*} groups=users
+		for p in "${grants[@]}"; do
+			[ "${p%%:*}" = "$u" ] && groups+=",bridge-${p#*:}"
+		done
+		echo "          <authenticationUser username=\"$u\" password=\"${x#*:}\" groups=\"$groups\"/>"
+	done
+	echo "        </users>
+      </simpleAuthenticationPlugin>"
+	[ ${#grants[@]} -eq 0 ] || echo "      <authorizationPlugin>
+        <map>
+          <authorizationMap>
+            <authorizationEntries>
+$entries            <authorizationEntry topic=\"ActiveMQ.Advisory.>\" admin=\"users\"/>
+            </authorizationEntries>
+          </authorizationMap>
+        </map>
+      </authorizationPlugin>"
+	echo "    </plugins>"
+}
+
+# _amq_ssl_context KEYSTORE:PASSWORD: the broker's <sslContext>.
+_amq_ssl_context() {
+	local path=${1%:*} pw=${1##*:}
+	[[ $1 == *:* && $path =~ ^/[A-Za-z0-9._/-]+$ && $pw =~ ^[A-Za-z0-9._-]+$ ]] ||
+		{ echo "amq_start: bad --ssl '$1'; give /ABS/PATH.p12:PASSWORD" >&2; return 1; }
+	[ -r "$path" ] || { echo "amq_start: --ssl: cannot read $path" >&2; return 1; }
+	echo "    <sslContext>
+      <sslContext keyStore=\"file:$path\" keyStorePassword=\"$pw\" keyStoreType=\"pkcs12\"/>
+    </sslContext>"
+}
+
+# _amq_config DIR NAME OW STOMP SSL ARGS...: write DIR/conf from the
+# templates; SSL is the stomp+ssl port, empty without --ssl.
 _amq_config() {
-	local dir=$1 name=$2 ow=$3 stomp=$4
-	shift 4
-	local nets=() users=() duplex=false maxframe='' x
+	local dir=$1 name=$2 ow=$3 stomp=$4 ssl=$5
+	shift 5
+	local nets=() users=() grants=() duplex=false maxframe='' keystore='' x
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--network) nets+=("$2"); shift ;;
 		--duplex) duplex=true ;;
 		--user) users+=("$2"); shift ;;
+		--grant) grants+=("$2"); shift ;;
+		--ssl) keystore=$2; shift ;;
 		--max-frame) maxframe=$2; shift ;;
 		*) echo "amq_start: unknown option $1" >&2; return 1 ;;
 		esac
 		shift
 	done
-	local net='' plug='' opts='' cred=''
-	if [ ${#users[@]} -gt 0 ]; then
-		plug="    <plugins>
-      <simpleAuthenticationPlugin anonymousAccessAllowed=\"false\">
-        <users>
-"
-		for x in "${users[@]}"; do
-			# No XML escaping below: keep names to safe characters.
-			[[ $x =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$ ]] ||
-				{ echo "amq_start: bad --user '$x'" >&2; return 1; }
-			plug+="          <authenticationUser username=\"${x%%:*}\" password=\"${x#*:}\" groups=\"users\"/>
-"
-		done
-		plug+="        </users>
-      </simpleAuthenticationPlugin>
-    </plugins>
-"
-		# A network connector logs in as the first user: the peer
-		# broker is expected to know the same users.
+	local net='' plug='' opts='' cred='' ctx='' sslconn=''
+	plug=$(_amq_plugins) || return 1
+	[ -z "$plug" ] || plug+=$'\n'
+	# A network connector logs in as the first user: the peer broker is
+	# expected to know the same users.
+	[ ${#users[@]} -eq 0 ] ||
 		cred=" userName=\"${users[0]%%:*}\" password=\"${users[0]#*:}\""
-	fi
 	if [ ${#nets[@]} -gt 0 ]; then
 		net="    <networkConnectors>
 "
@@ -180,6 +250,12 @@ _amq_config() {
 		[[ $maxframe =~ ^[0-9]+$ ]] || { echo "amq_start: bad --max-frame" >&2; return 1; }
 		opts="?transport.maxFrameSize=$maxframe"
 	fi
+	if [ -n "$keystore" ]; then
+		[ -n "$ssl" ] || { echo "amq_start: --ssl without a port" >&2; return 1; }
+		ctx=$(_amq_ssl_context "$keystore")$'\n' || return 1
+		sslconn="      <transportConnector name=\"stomp+ssl\" uri=\"stomp+ssl://127.0.0.1:$ssl$opts\"/>
+"
+	fi
 	local t
 	t=$(cat "$AMQ_TESTS_DIR/activemq/activemq.xml.in") || return 1
 	t=${t//@BROKER_NAME@/$name}
@@ -188,9 +264,20 @@ _amq_config() {
 	t=${t//@STOMP_OPTS@/$opts}
 	t=${t//@NETWORK@/$net}
 	t=${t//@PLUGINS@/$plug}
+	t=${t//@SSL_CONTEXT@/$ctx}
+	t=${t//@SSL_CONNECTOR@/$sslconn}
 	printf '%s\n' "$t" >"$dir/conf/activemq.xml" &&
 		cp "$AMQ_TESTS_DIR/activemq/log4j.properties" "$dir/conf/" &&
 		_amq_set "$dir" user "${users[0]:-}"
+}
+
+# _amq_wants_ssl ARGS...: 0 when the amq_start options hold --ssl.
+_amq_wants_ssl() {
+	local x
+	for x in "$@"; do
+		[ "$x" = --ssl ] && return 0
+	done
+	return 1
 }
 
 amq_start() {
@@ -219,43 +306,55 @@ amq_start() {
 	# configured with them must find the restarted broker.  Fresh ports
 	# can be taken by someone else between the check and the bind: then
 	# pick again.
-	local ow stomp fresh rc=1 _
+	local ow stomp ssl fresh fresh_ssl rc=1 _
 	for _ in 1 2 3; do
 		ow=$(amq_get "$dir" ow_port)
 		stomp=$(amq_get "$dir" stomp_port)
-		fresh=
+		ssl=$(amq_get "$dir" ssl_port)
+		fresh='' fresh_ssl=''
 		if [ -z "$ow" ] || [ -z "$stomp" ]; then
 			ow=$(_amq_free_port) && stomp=$(_amq_free_port "$ow") || return 1
 			fresh=1
 		fi
+		if ! _amq_wants_ssl "$@"; then
+			ssl=
+		elif [ -z "$ssl" ]; then
+			ssl=$(_amq_free_port "$ow" "$stomp") || return 1
+			fresh_ssl=1
+		fi
 		_amq_set "$dir" name "$name" && _amq_set "$dir" ow_port "$ow" &&
-			_amq_set "$dir" stomp_port "$stomp" || return 1
-		_amq_config "$dir" "$name" "$ow" "$stomp" "$@" || return 1
+			_amq_set "$dir" stomp_port "$stomp" &&
+			_amq_set "$dir" ssl_port "$ssl" || return 1
+		_amq_config "$dir" "$name" "$ow" "$stomp" "$ssl" "$@" || return 1
 		if [ $# -gt 0 ]; then printf '%q ' "$@"; fi >"$dir/args"
-		_amq_launch "$dir" "$name" "$ow" "$stomp"
+		_amq_launch "$dir" "$name" "$ow" "$stomp" "$ssl"
 		rc=$?
-		if [ "$rc" -ne 2 ] || [ -z "$fresh" ]; then
+		if [ "$rc" -ne 2 ] || [ -z "$fresh$fresh_ssl" ]; then
 			break
 		fi
-		echo "amq_start: port $ow or $stomp was taken; picking others" >&2
-		_amq_set "$dir" ow_port ""
-		_amq_set "$dir" stomp_port ""
+		echo "amq_start: port $ow, $stomp or ${ssl:--} was taken; picking others" >&2
+		if [ -n "$fresh" ]; then
+			_amq_set "$dir" ow_port ""
+			_amq_set "$dir" stomp_port ""
+		fi
+		[ -z "$fresh_ssl" ] || _amq_set "$dir" ssl_port ""
 	done
 	[ "$rc" -eq 0 ] || return 1
 	amq_use "$dir"
 	# Per-name copies, for suites that run two brokers at once.
 	export "AMQ_STOMP_PORT_$name=$stomp" "AMQ_OW_PORT_$name=$ow" \
+		"AMQ_SSL_PORT_$name=$ssl" \
 		"AMQ_PID_$name=$AMQ_PID" "AMQ_DIR_$name=$dir"
 }
 
-# _amq_launch DIR NAME OW STOMP: start the JVM and wait until it is ready.
-# Returns 1 on failure, 2 when a port was already in use.
+# _amq_launch DIR NAME OW STOMP [SSL]: start the JVM and wait until it is
+# ready.  Returns 1 on failure, 2 when a port was already in use.
 _amq_launch() {
-	local dir=$1 name=$2 ow=$3 stomp=$4
+	local dir=$1 name=$2 ow=$3 stomp=$4 ssl=${5:-}
 	local log=$dir/broker.log off pid
 	touch "$log"
 	off=$(stat -c %s "$log")
-	echo "=== amq_start $(date +%T) name=$name openwire=$ow stomp=$stomp" >>"$log"
+	echo "=== amq_start $(date +%T) name=$name openwire=$ow stomp=$stomp ssl=${ssl:--}" >>"$log"
 	# idgenerator.localport stops the broker from binding a throw-away
 	# listening socket on *:0 just to make its IDs unique; the OpenWire
 	# port is unique on this machine anyway.  fd 3 is closed because
@@ -291,7 +390,8 @@ _amq_launch() {
 		fi
 		if tail -c +$((off + 1)) "$log" |
 			grep -q "Apache ActiveMQ [0-9.]* ($name, .*) started" &&
-			_amq_port_open "$stomp"; then
+			_amq_port_open "$stomp" &&
+			{ [ -z "$ssl" ] || _amq_port_open "$ssl"; }; then
 			return 0
 		fi
 		if [ "$SECONDS" -ge "$deadline" ]; then
@@ -334,6 +434,38 @@ amq_kill() {
 	kill -KILL "$pid" 2>/dev/null
 	_amq_wait_gone "$pid" 50
 	_amq_set "$dir" pid ""
+}
+
+# amq_tls_ca DIR NAME: a self-signed CA, DIR/NAME.pem and DIR/NAME.key,
+# valid for two days.  openssl's chatter goes to DIR/openssl.log.
+amq_tls_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1/$2.key" -out "$1/$2.pem" -days 2 -subj "/CN=$2" \
+		>>"$1/openssl.log" 2>&1 ||
+		{ echo "amq_tls_ca: openssl failed; see $1/openssl.log" >&2; return 1; }
+}
+
+# amq_tls_keystore DIR CA PASSWORD: a key and a certificate for the names
+# localhost and 127.0.0.1, signed by DIR/CA.pem, as the PKCS12 file
+# DIR/server.p12 sealed with PASSWORD (what amq_start --ssl takes).  Java
+# 17 reads openssl's PKCS12 as it is: no keytool needed.
+amq_tls_keystore() {
+	local d=$1 log=$1/openssl.log
+	printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		"basicConstraints=CA:FALSE" "keyUsage=digitalSignature" \
+		"extendedKeyUsage=serverAuth" >"$d/server.ext" || return 1
+	if ! openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/server.key" -out "$d/server.csr" \
+		-subj /CN=localhost >>"$log" 2>&1 ||
+		! openssl x509 -req -in "$d/server.csr" -CA "$d/$2.pem" \
+			-CAkey "$d/$2.key" -CAcreateserial -days 2 \
+			-extfile "$d/server.ext" -out "$d/server.pem" >>"$log" 2>&1 ||
+		! openssl pkcs12 -export -in "$d/server.pem" -inkey "$d/server.key" \
+			-name broker -out "$d/server.p12" -passout "pass:$3" \
+			>>"$log" 2>&1; then
+		echo "amq_tls_keystore: openssl failed; see $log" >&2
+		return 1
+	fi
 }
 
 amq_restart() {
