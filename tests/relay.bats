@@ -292,3 +292,26 @@ hostile() {
 	[[ "$output" == *"x-mq-seq=2" ]]
 	amq_stop "$T/home"
 }
+
+@test "relay: an exec: command that never answers is killed with its children; the relay never waits on it" {
+	drive_start --broker "exec:trap '' TERM; sleep 4$$; echo never"
+	first=
+	for i in $(seq 50); do
+		first=$(pgrep -f "^sleep 4$$") && break
+		sleep 0.1
+	done
+	[ -n "$first" ]
+	wait_for "$T/drive.err" 'no CONNECTED within 10 s' 20
+	# The loop went on meanwhile: the uplink's counters still come.
+	drive stats
+	grep -q '^stat failures [1-9]' "$T/drive.last"
+	# The shell ignored TERM, its child too: both are gone all the same
+	# (at most a zombie, for whoever reaps orphans here).
+	sleep 0.5
+	[ ! -e "/proc/$first" ] || grep -q '^State:.*zombie' "/proc/$first/status"
+}
+
+@test "relay: an exec: command that fails is logged with its status and its words" {
+	drive_start --broker "exec:echo 'cannot reach the broker' >&2; exit 3"
+	wait_for "$T/drive.err" 'the command exited with status 3: cannot reach the broker' 10
+}

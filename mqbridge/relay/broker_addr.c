@@ -125,35 +125,58 @@ open_tcp(const struct broker_addr *b, char *err, size_t len)
 	return fd;
 }
 
+/* In the child: stdin and stdout on the socket, stderr on the pipe. */
+static void
+run_command(const struct broker_addr *b, int sock, int errw)
+{
+	sigset_t none;
+
+	(void)setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (dup2(sock, 0) == -1 || dup2(sock, 1) == -1 ||
+	    (errw != -1 && dup2(errw, 2) == -1))
+		_exit(127);
+	execl("/bin/sh", "sh", "-c", b->command, (char *)NULL);
+	_exit(127);
+}
+
 /* COMMAND with its stdin and stdout on one end of a socketpair. */
 static int
-open_exec(const struct broker_addr *b, pid_t *child, char *err, size_t len)
+open_exec(const struct broker_addr *b, pid_t *child, int *child_err,
+    char *err, size_t len)
 {
-	int sv[2];
+	int sv[2], ep[2] = { -1, -1 };
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return errbuf(err, len, "socketpair: %s", strerror(errno));
+	if (child_err != NULL && pipe2(ep, O_CLOEXEC | O_NONBLOCK) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return errbuf(err, len, "pipe: %s", strerror(errno));
+	}
 	if ((pid = fork()) == -1) {
 		close(sv[0]);
 		close(sv[1]);
+		if (ep[0] != -1) {
+			close(ep[0]);
+			close(ep[1]);
+		}
 		return errbuf(err, len, "fork: %s", strerror(errno));
 	}
-	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(sv[1], 0) == -1 || dup2(sv[1], 1) == -1)
-			_exit(127);
-		execl("/bin/sh", "sh", "-c", b->command, (char *)NULL);
-		_exit(127);
-	}
+	if (pid == 0)
+		run_command(b, sv[1], ep[1]);
+	(void)setpgid(pid, pid);	/* before either side may signal it */
 	close(sv[1]);
+	if (ep[1] != -1)
+		close(ep[1]);
+	if (child_err != NULL)
+		*child_err = ep[0];
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1) {
 		close(sv[0]);
-		kill(pid, SIGTERM);
+		kill(-pid, SIGKILL);
 		return errbuf(err, len, "fcntl: %s", strerror(errno));
 	}
 	*child = pid;
@@ -161,11 +184,13 @@ open_exec(const struct broker_addr *b, pid_t *child, char *err, size_t len)
 }
 
 int
-broker_addr_open(const struct broker_addr *b, pid_t *child, char *err,
-    size_t len)
+broker_addr_open(const struct broker_addr *b, pid_t *child, int *child_err,
+    char *err, size_t len)
 {
 	*child = -1;
+	if (child_err != NULL)
+		*child_err = -1;
 	if (b->command != NULL)
-		return open_exec(b, child, err, len);
+		return open_exec(b, child, child_err, err, len);
 	return open_tcp(b, err, len);
 }

@@ -32,10 +32,12 @@ int	broker_addr_parse(const char *url, struct broker_addr *,
 /*
  * Start connecting: a non-blocking TCP socket whose connect() may still
  * be under way, or one end of a socketpair whose other end is COMMAND's
- * stdin and stdout (its pid in *child, else -1).  Returns the descriptor,
- * or -1 with a reason in err.
+ * stdin and stdout.  COMMAND leads its own process group, its pid in
+ * *child (else -1), and its stderr comes to a non-blocking pipe in
+ * *child_err when that is not NULL (else it shares ours).  Returns the
+ * descriptor, or -1 with a reason in err.
  */
-int	broker_addr_open(const struct broker_addr *, pid_t *child, char *err,
-	    size_t errlen);
+int	broker_addr_open(const struct broker_addr *, pid_t *child,
+	    int *child_err, char *err, size_t errlen);
 
 #endif /* TM_BROKER_ADDR_H */

@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -243,6 +244,10 @@ start(struct relay *r, const struct relay_args *a, int sigfd)
 	r->bell_in = a->bell_in;
 	r->bell_out = a->bell_out;
 	r->lifeline = a->lifeline;
+	/* Ours alone: not for an exec: broker command. */
+	(void)fcntl(r->bell_in, F_SETFD, FD_CLOEXEC);
+	(void)fcntl(r->bell_out, F_SETFD, FD_CLOEXEC);
+	(void)fcntl(r->lifeline, F_SETFD, FD_CLOEXEC);
 	if (tx_init(r) == -1 || rx_init(r) == -1)
 		fatal("out of memory");
 	memset(&cfg, 0, sizeof(cfg));

@@ -6,7 +6,9 @@
  * row, the next round waits a backoff that doubles from BACKOFF_MIN_MS to
  * BACKOFF_MAX_MS, with +-25% jitter so that many bridges that lost one
  * broker together do not come back in lockstep.  A session that reaches
- * CONNECTED resets the backoff.
+ * CONNECTED and lasts STABLE_MS resets the backoff: a broker that accepts
+ * the login and then refuses everything (a missing authorization, say)
+ * is not hammered.
  *
  * The first broker is home: while on another, we knock at it every
  * HOME_MS (a bare TCP connect), and when it answers we leave the other
@@ -30,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/relay/stomp_conn.h"
 
@@ -39,20 +42,76 @@
 #define BYE_MS_MAX	5000
 #define BEAT_GRACE	2	/* silence allowed: this many intervals */
 #define HOME_MS		10000	/* knock at the first broker */
+#define STABLE_MS	10000	/* a session this long resets the backoff */
 
 static void	attempt(struct evloop *, struct ev_timer *);
 static void	on_io(struct evloop *, struct ev_io *, uint32_t);
 static void	leave(struct stomp_conn *);
 
-/* The exec: transport's command, if any, leaves with the session. */
+/*
+ * The exec: transport's command, if any, leaves with the session: its
+ * whole process group (the shell may have forked the command), TERM then
+ * KILL, never waiting on it.  One that is not gone yet is reaped later.
+ */
 static void
 reap_child(struct stomp_conn *c)
 {
+	if (c->zombie > 0 && waitpid(c->zombie, NULL, WNOHANG) != 0)
+		c->zombie = -1;
 	if (c->child <= 0)
 		return;
-	kill(c->child, SIGTERM);
-	(void)waitpid(c->child, NULL, 0);
+	kill(-c->child, SIGTERM);
+	if (waitpid(c->child, NULL, WNOHANG) == 0) {
+		kill(-c->child, SIGKILL);
+		if (waitpid(c->child, NULL, WNOHANG) == 0)
+			c->zombie = c->child;
+	}
 	c->child = -1;
+	if (c->child_err != -1)
+		close(c->child_err);
+	c->child_err = -1;
+}
+
+/*
+ * Why an exec: session ended, in the command's words: its exit status
+ * and the last line it wrote to stderr, rather than the "connection
+ * reset" that its end of the socket pair says.
+ */
+static const char *
+exec_why(struct stomp_conn *c, const char *why, char *buf, size_t len)
+{
+	char err[2048], said[320], *line, *end;
+	ssize_t n;
+	int st, k;
+
+	if (c->child <= 0)
+		return why;
+	n = c->child_err != -1 ? read(c->child_err, err, sizeof(err) - 1) : -1;
+	err[n > 0 ? n : 0] = '\0';
+	/* Its last two lines: openssl names the cause before the summary. */
+	said[0] = '\0';
+	for (k = 0; k < 2; k++) {
+		while ((end = strrchr(err, '\n')) != NULL && end[1] == '\0')
+			*end = '\0';
+		if (err[0] == '\0')
+			break;
+		line = (end = strrchr(err, '\n')) != NULL ? end + 1 : err;
+		snprintf(said + strlen(said), sizeof(said) - strlen(said),
+		    "%s%.150s", k > 0 ? " <- " : "", line);
+		*line = '\0';
+	}
+	if (waitpid(c->child, &st, WNOHANG) == c->child) {
+		c->child = -1;
+		snprintf(buf, len, "the command %s %d%s%s", WIFEXITED(st) ?
+		    "exited with status" : "was killed by signal",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+		    said[0] != '\0' ? ": " : "", said);
+		return buf;
+	}
+	if (said[0] == '\0')
+		return why;
+	snprintf(buf, len, "%s; the command said: %s", why, said);
+	return buf;
 }
 
 static void
@@ -105,9 +164,13 @@ static void
 fail(struct stomp_conn *c, const char *why)
 {
 	int was_up = c->state == SC_UP;
+	char buf[512];
 
 	c->st.failures++;
+	why = exec_why(c, why, buf, sizeof(buf));
 	teardown(c);
+	if (was_up && clock_ms() - c->up_ms >= STABLE_MS)
+		c->backoff_ms = BACKOFF_MIN_MS;
 	if (was_up) {
 		log_warn("broker %s: session lost: %s",
 		    c->cfg.brokers[c->cur].url, why);
@@ -350,7 +413,8 @@ knock(struct evloop *l, struct ev_timer *t)
 
 	if (c->state != SC_UP || c->cur == 0)
 		return;
-	fd = broker_addr_open(&c->cfg.brokers[0], &none, err, sizeof(err));
+	fd = broker_addr_open(&c->cfg.brokers[0], &none, NULL, err,
+	    sizeof(err));
 	if (fd == -1 || ev_io_start(l, &c->knock_io, fd, EPOLLOUT, knocked,
 	    c) == -1) {
 		if (fd != -1)
@@ -406,7 +470,7 @@ on_connected(struct stomp_conn *c, const struct stomp_frame *f)
 	ev_timer_stop(c->loop, &c->deadline);
 	c->state = SC_UP;
 	c->st.sessions++;
-	c->backoff_ms = BACKOFF_MIN_MS;
+	c->up_ms = clock_ms();
 	c->tried = 0;
 	log_info("broker %s: connected (%s, heart-beats %u/%u ms)",
 	    c->cfg.brokers[c->cur].url, c->server, c->beat_out_ms,
@@ -559,8 +623,8 @@ attempt(struct evloop *l, struct ev_timer *t)
 	char err[256];
 
 	(void)l;
-	c->fd = broker_addr_open(&c->cfg.brokers[c->cur], &c->child, err,
-	    sizeof(err));
+	c->fd = broker_addr_open(&c->cfg.brokers[c->cur], &c->child,
+	    &c->child_err, err, sizeof(err));
 	if (c->fd == -1) {
 		c->st.failures++;
 		log_warn("broker %s", err);
@@ -592,7 +656,7 @@ stomp_conn_init(struct stomp_conn *c, struct evloop *l,
 	c->ops = ops;
 	c->arg = arg;
 	c->fd = -1;
-	c->child = -1;
+	c->child = c->zombie = c->child_err = -1;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (cfg->nbrokers == 0)
 		return errbuf(err, len, "no broker given");

@@ -72,6 +72,9 @@ struct stomp_conn {
 	unsigned int	 tried;		/* brokers tried since the last session */
 	int		 fd;
 	pid_t		 child;		/* exec: the command, else -1 */
+	pid_t		 zombie;	/* a command not reaped yet */
+	int		 child_err;	/* its stderr, to say why it ended */
+	int64_t		 up_ms;		/* when the session opened */
 	struct ev_io	 io;
 	struct ev_timer	 retry;		/* next attempt */
 	struct ev_timer	 deadline;	/* connect, login or goodbye timeout */

@@ -36,7 +36,6 @@ relay_setup() {
 		[ -x "$p" ] || { echo "$p missing; run make all test-progs" >&2; return 1; }
 	done
 	tm_setup
-	DRIVE_N=0
 	# Queue names unique to this test: brokers outlive tests.
 	PREFIX=t$BATS_TEST_NUMBER$$
 }
@@ -62,8 +61,10 @@ drive_start() {
 # drive CMD...: run one command and wait for its last answer line; the
 # answer lines are in $T/drive.last.
 drive() {
-	DRIVE_N=$((DRIVE_N + 1))
-	local mark="__done_$DRIVE_N" from
+	# The count lives in a file: drive runs in $(...) subshells too.
+	local n=$(($(cat "$T/drive.n" 2>/dev/null || echo 0) + 1))
+	echo "$n" >"$T/drive.n"
+	local mark="__done_$n" from
 	from=$(wc -l <"$T/drive.out")
 	echo "$*" >&4
 	echo "echo $mark" >&4
