@@ -41,8 +41,9 @@ LIB_SRCS	= send_scm.c lib/clock.c lib/evloop.c lib/log.c lib/parse.c \
 		  lib/sigfd.c
 IVPEER_SRCS	= lib/ivpeer.c lib/doorbell.c
 # The server's own modules.
-SERVER_SRCS	= tm_ivshmem_server.c server/options.c server/region.c \
-		  server/peer.c server/listen.c lib/proc.c $(LIB_SRCS)
+SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
+		  server/listen.c server/options.c server/out.c server/peer.c \
+		  server/region.c lib/proc.c $(LIB_SRCS)
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c client/client_io.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
 SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c
@@ -66,6 +67,8 @@ NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)
 PEERSTORM_SRCS	= tests/progs/peerstorm.c send_scm.c
 QTEST_SRCS	= tests/progs/qtest_drive.c
+REGION_PEER_SRCS = tests/progs/region_peer.c send_scm.c
+TRAP_SRCS	= tests/progs/cmdline_trap.c send_scm.c
 LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c
 BENCHLIB_SRCS	= bench/benchlib.c send_scm.c
 CONNLAT_SRCS	= bench/connect_latency.c $(BENCHLIB_SRCS)
@@ -79,7 +82,8 @@ PROGS	= $(BIN)/tm_ivshmem_server $(BIN)/tm_ivshmem_client \
 	  $(BIN)/mqbridge $(BIN)/mqnic
 TEST_PROGS = $(TBIN)/ring_test $(TBIN)/ring_scribble $(TBIN)/mqpeer \
 	  $(TBIN)/nic_ring $(TBIN)/peerstorm $(TBIN)/qtest_drive \
-	  $(TBIN)/mqnic-static $(TBIN)/lib_test
+	  $(TBIN)/mqnic-static $(TBIN)/lib_test $(TBIN)/region_peer \
+	  $(TBIN)/cmdline_trap
 BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 .DEFAULT_GOAL := all
@@ -94,7 +98,7 @@ bench-net-progs: $(BIN)/tm_ivshmem_server $(BIN)/mqbridge $(BIN)/mqnic
 
 link	= @mkdir -p $(@D); echo "  LD	$@"; $(CC) $(LDFLAGS) -o $@ $^
 
-$(BIN)/tm_ivshmem_server: $(call objs,$(SERVER_SRCS)) ; $(link)
+$(BIN)/tm_ivshmem_server: $(call objs,$(SERVER_SRCS)) ; $(link) -lpthread
 $(BIN)/tm_ivshmem_client: $(call objs,$(CLIENT_SRCS)) ; $(link)
 $(BIN)/mqbridge: $(call objs,$(BRIDGE_SRCS)) ; $(link)
 $(BIN)/mqnic: $(call objs,$(MQNIC_SRCS)) ; $(link)
@@ -104,6 +108,8 @@ $(TBIN)/mqpeer: $(call objs,$(MQPEER_SRCS)) ; $(link)
 $(TBIN)/nic_ring: $(call objs,$(NIC_RING_SRCS)) ; $(link)
 $(TBIN)/peerstorm: $(call objs,$(PEERSTORM_SRCS)) ; $(link)
 $(TBIN)/qtest_drive: $(call objs,$(QTEST_SRCS)) ; $(link)
+$(TBIN)/region_peer: $(call objs,$(REGION_PEER_SRCS)) ; $(link)
+$(TBIN)/cmdline_trap: $(call objs,$(TRAP_SRCS)) ; $(link) -lpthread -Wl,-z,now
 $(TBIN)/lib_test: $(call objs,$(LIB_TEST_SRCS)) ; $(link)
 $(BBIN)/connect_latency: $(call objs,$(CONNLAT_SRCS)) ; $(link)
 $(BBIN)/doorbell: $(call objs,$(DOORBELL_SRCS)) ; $(link)

@@ -149,7 +149,7 @@ random_region() {
 	    "-f and -s both given"
 }
 
-@test "bad: a second server on the same file is refused (lock), also through a symlink" {
+@test "bad: a second server on the same file is refused (lock); a symlink to it is refused as a link" {
 	need_client
 	random_region "$REGION" 4M
 	start_server -f "$REGION"
@@ -157,7 +157,8 @@ random_region() {
 	ln -s "$REGION" "$T/link"
 	refused -f "$REGION" -p "$T/sock2" -- \
 	    "$REGION is in use by another tm_ivshmem_server; stop"
-	refused -f "$T/link" -p "$T/sock2" -m 8M -t -- "in use by another"
+	refused -f "$T/link" -p "$T/sock2" -m 8M -t -- \
+	    "$T/link is a symbolic link; give -f the file it points to"
 	[ ! -e "$T/sock2" ]
 	# The first server is unharmed.
 	[ "$(cli read 0 5)" = first ]
