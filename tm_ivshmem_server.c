@@ -109,7 +109,7 @@ setup(int argc, char **argv)
 		uid = run_uid;
 		gid = run_gid;
 	}
-	proc_check_pidfile(srv.pidfile);
+	proc_check_pidfile(srv.pidfile, run_uid);
 	listen_check(srv.sock_path);
 	region_open(&srv.region, &o->region, run_uid);
 	srv.listen_fd = listen_unix(srv.sock_path, o->sock_mode, uid, gid);

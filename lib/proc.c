@@ -60,13 +60,31 @@ proc_raise_nofile(void)
 }
 
 
+/* Refuse a pidfile that is a link, another user's, or another name of a
+ * file; proc_write_pidfile() checks again what it really opens. */
+static void
+pidfile_refuse_st(const char *path, const struct stat *st, uid_t uid)
+{
+	if (S_ISLNK(st->st_mode))
+		fatal("cannot write the pidfile %s: it is a symbolic link; "
+		    "choose another -P", path);
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 ||
+	    (st->st_uid != geteuid() && st->st_uid != uid))
+		fatal("cannot write the pidfile %s: it is not a file of ours "
+		    "(owner uid %u, %u links); remove it or choose another -P",
+		    path, (unsigned)st->st_uid, (unsigned)st->st_nlink);
+}
+
 void
-proc_check_pidfile(const char *path)
+proc_check_pidfile(const char *path, uid_t uid)
 {
 	char dir[PATH_MAX], *slash;
+	struct stat st;
 
 	if (path[0] == '\0')
 		return;
+	if (lstat(path, &st) == 0)
+		pidfile_refuse_st(path, &st, uid);
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*(slash == dir ? slash + 1 : slash) = '\0';
@@ -95,11 +113,9 @@ proc_write_pidfile(const char *path, uid_t uid, gid_t gid)
 		fatal("cannot write the pidfile %s: %s; choose another -P",
 		    path, errno == ELOOP ? "it is a symbolic link" :
 		    strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-	    (st.st_uid != geteuid() && st.st_uid != uid))
-		fatal("cannot write the pidfile %s: it is not a file of ours "
-		    "(owner uid %u, %u links); remove it or choose another -P",
-		    path, (unsigned)st.st_uid, (unsigned)st.st_nlink);
+	if (fstat(fd, &st) == -1)
+		fatal("cannot stat the pidfile %s: %s", path, strerror(errno));
+	pidfile_refuse_st(path, &st, uid);
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || write(fd, buf, (size_t)len) != len)
 		fatal("cannot write the pidfile %s: %s", path,

@@ -191,13 +191,17 @@ peek(struct peer *p, struct scm_msg *m, size_t max)
 	return n;
 }
 
+/* Move p's cursor past n messages; with rest, also past what it does
+ * not hear after them (the peek found nothing more to send). */
 static void
-advance(struct peer *p, size_t n)
+advance(struct peer *p, size_t n, int rest)
 {
 	struct scm_msg m;
 
 	while (n-- > 0)
 		step(p, &p->cur, &m, 1);
+	if (rest)
+		(void)step(p, &p->cur, &m, 1);
 }
 
 /* ---- Sending --------------------------------------------------------- */
@@ -230,7 +234,7 @@ send_rest(struct peer *p)
 	if (p->part < scm_msg_size(srv.opt.proto))
 		return 0;
 	p->part = 0;
-	advance(p, 1);
+	advance(p, 1, 0);
 	return 1;
 }
 
@@ -249,12 +253,15 @@ send_all(struct peer *p, int *progress)
 				return (int)k;
 			*progress = 1;
 		}
-		if ((n = peek(p, m, SCM_BATCH_MAX)) == 0)
+		if ((n = peek(p, m, SCM_BATCH_MAX)) == 0) {
+			advance(p, 0, 1);
 			return 1;
+		}
 		k = scm_send_many(p->sock, srv.opt.proto, m, n, &part);
 		if (k == -1)
 			return -1;
-		advance(p, (size_t)k);
+		advance(p, (size_t)k, (size_t)k == n && n < SCM_BATCH_MAX &&
+		    part == 0);
 		p->part = part;
 		if (k > 0 || part > 0)
 			*progress = 1;
@@ -338,8 +345,6 @@ reap(void)
 		admit_left(uid);
 		out_all_dirty(NULL);
 	}
-	if (srv.doomed.n > 0)
-		peer_log_trim(&srv.table);
 	srv.doomed.n = 0;
 }
 
@@ -367,6 +372,9 @@ out_turn(void)
 		flush_dirty();
 		reap();
 	}
+	/* Departed peers' eventfds close once everyone has heard. */
+	if (srv.table.log_tail <= srv.table.seq)
+		peer_log_trim(&srv.table);
 }
 
 /* Once a second: drop peers stuck past -k, or too far behind the log. */

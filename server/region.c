@@ -213,8 +213,8 @@ region_check_owner(const struct region *r, const struct region_opts *o,
 	if (extra != 0)
 		fatal("%s has mode %04o: %s may write it; chmod go-w it, give "
 		    "-F the mode it should have, or add -W", r->name,
-		    (unsigned)st->st_mode & 07777, extra & 020 ?
-		    "its group" : "anyone");
+		    (unsigned)st->st_mode & 07777, extra & 002 ?
+		    "anyone" : "its group");
 	if (st->st_nlink > 1)
 		fatal("%s has %u hard links: it may be another file too; give "
 		    "the region a file of its own, or add -W", r->name,

@@ -227,6 +227,10 @@ main(int argc, char **argv)
 		die("fork");
 	if (rc == 0)
 		serve(dev);
+	/* The child alone holds the connection: once it is gone (it dies
+	 * with us), the kernel aborts every request, and our reader, stuck
+	 * in one, can end too. */
+	close(dev);
 	snprintf(file, sizeof(file), "%s/f", mnt);
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
 		die(file);
