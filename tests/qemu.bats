@@ -151,7 +151,8 @@ assert_logged_id() {
 	done
 	vm_start C $(doorbell_args 1)
 	c=$(vmv C ivposition)
-	[ "$c" = 1 ] && [ "$b" = 0 ]
+	[ "$b" = 0 ]
+	[ "$c" = 1 ]
 	run vm B read 0 2048
 	[ "$status" -eq 0 ]
 	vm B doorbell "$c" 0
