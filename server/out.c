@@ -22,6 +22,9 @@
 #include "send_scm.h"
 #include "server/server.h"
 
+#define GREET_EVERY	16	/* notices sent between greeting refills */
+#define GREET_REFILL	4	/* newest greetings refilled */
+
 static void
 idlist_push(struct idlist *l, int id)
 {
@@ -348,6 +351,24 @@ reap(void)
 	srv.doomed.n = 0;
 }
 
+/*
+ * The newest greetings whose sockets were full: a newcomer waits for all
+ * of its greeting, the others for one notice each.  While we tell a
+ * thousand peers of it, the newcomer drains its socket on another CPU;
+ * refilling it now and then keeps it from waiting for the last notice.
+ */
+static void
+refill_greetings(void)
+{
+	struct peer *p;
+	int n = 0;
+
+	for (p = srv.table.greeting; p != NULL && n < GREET_REFILL;
+	    p = p->gnext, n++)
+		if (p->want_out && !p->doomed)
+			out_flush(p);
+}
+
 static void
 flush_dirty(void)
 {
@@ -360,6 +381,8 @@ flush_dirty(void)
 			continue;
 		p->dirty = 0;
 		out_flush(p);
+		if (i % GREET_EVERY == GREET_EVERY - 1)
+			refill_greetings();
 	}
 	srv.dirty.n = 0;
 }
