@@ -157,10 +157,12 @@ ident_ask(uint64_t token, pid_t pid, uid_t uid)
 		w.q[(w.qhead + w.qlen) % RING] =
 		    (struct ask){ .token = token, .pid = pid, .uid = uid };
 		w.qlen++;
-		pthread_cond_signal(&w.cv);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&w.mu);
+	/* Outside the lock: the worker wakes to a free mutex. */
+	if (rc == 0)
+		pthread_cond_signal(&w.cv);
 	return rc;
 }
 
