@@ -84,9 +84,9 @@ warn_use(void)
 		srv.warned = n * 2 >= max ? 50 : 0;
 }
 
-static void
+static struct peer *
 become_peer(int fd, pid_t pid, uid_t uid, gid_t gid, uint64_t ident,
-    int witness)
+    int witness, int pending)
 {
 	struct peer *p;
 	int id;
@@ -95,14 +95,14 @@ become_peer(int fd, pid_t pid, uid_t uid, gid_t gid, uint64_t ident,
 		refuse(fd, pid, uid, gid, "the region changed size and QEMU "
 		    "would abort on it; restore its size (see the warning)");
 		admit_left(uid);
-		return;
+		return NULL;
 	}
 	if ((id = peer_pick_id(&srv.table, ident)) == -1 ||
 	    srv.table.nlive >= srv.opt.max_peers) {
 		refuse(fd, pid, uid, gid, "server full (-c, or all 65536 IDs "
 		    "in use)");
 		admit_left(uid);
-		return;
+		return NULL;
 	}
 	p = peer_new(&srv.table, id, fd, srv.opt.vectors, witness, ident);
 	if (p == NULL) {
@@ -110,8 +110,9 @@ become_peer(int fd, pid_t pid, uid_t uid, gid_t gid, uint64_t ident,
 		    "out of file descriptors (raise ulimit -n)" :
 		    strerror(errno));
 		admit_left(uid);
-		return;
+		return NULL;
 	}
+	p->ident_pending = pending;
 	p->pid = pid;
 	p->uid = uid;
 	p->gid = gid;
@@ -121,18 +122,20 @@ become_peer(int fd, pid_t pid, uid_t uid, gid_t gid, uint64_t ident,
 		log_warn("peer %d: cannot watch its socket: %s (raise "
 		    "fs.epoll.max_user_watches)", id, strerror(errno));
 		out_doom(p, "refused: cannot watch its socket");
-		return;
+		return NULL;
 	}
 	if (peer_event(&srv.table, p->join_seq)->inherit_seq != 0)
 		log_debug("peer %d takes over the eventfds that live QEMU "
 		    "peers hold for ID %d", id, id);
 	log_info("peer %d connected (pid %d, uid %u, gid %u%s)", id, (int)pid,
-	    (unsigned)uid, (unsigned)gid, ident == 0 ? ", identity unknown" :
+	    (unsigned)uid, (unsigned)gid, ident == 0 && !pending ?
+	    ", identity unknown" :
 	    "");
 	/* Its greeting first: the others' notices can wait a turn. */
 	out_flush(p);
 	out_all_dirty(p);
 	warn_use();
+	return p;
 }
 
 /* ---- Waiting for the identity -------------------------------------- */
@@ -146,14 +149,25 @@ pending_unlink(struct pending *q)
 		srv.pending = q->next;
 	if (q->next != NULL)
 		q->next->prev = q->prev;
-	srv.npending--;
+	if (q->id == -1)
+		srv.npending--;
 }
 
+/* The answer for a connection, or for a peer admitted without one. */
 static void
 pending_admit(struct pending *q, uint64_t ident, int witness)
 {
+	struct peer *p;
+
 	pending_unlink(q);
-	become_peer(q->sock, q->pid, q->uid, q->gid, ident, witness);
+	if (q->id == -1)
+		become_peer(q->sock, q->pid, q->uid, q->gid, ident, witness,
+		    0);
+	else if ((p = srv.table.by_id[q->id]) != NULL &&
+	    p->join_seq == q->join_seq && p->ident_pending) {
+		peer_set_identity(&srv.table, p, ident, witness);
+		out_dirty(p);
+	}
 	free(q);
 }
 
@@ -196,8 +210,9 @@ admit_expire(struct evloop *l, struct ev_timer *t)
 		ev_timer_start(l, t, IDENT_TICK_MS * 1000, admit_expire, NULL);
 }
 
-static void
-wait_identity(int fd, pid_t pid, uid_t uid, gid_t gid)
+/* Ask the worker who pid is; -1 when it cannot take the question. */
+static int
+ask(int fd, pid_t pid, uid_t uid, gid_t gid, const struct peer *p)
 {
 	struct pending *q;
 
@@ -206,19 +221,41 @@ wait_identity(int fd, pid_t pid, uid_t uid, gid_t gid)
 		free(q);
 		log_warn("pid %d: the identity worker is busy; admitted as "
 		    "unknown (treated as QEMU, no old ID)", (int)pid);
-		become_peer(fd, pid, uid, gid, 0, 1);
-		return;
+		return -1;
 	}
-	*q = (struct pending){ .sock = fd, .pid = pid, .uid = uid, .gid = gid,
-	    .token = ++srv.next_token, .since_ms = clock_ms(),
-	    .next = srv.pending };
+	*q = (struct pending){ .id = p != NULL ? p->id : -1,
+	    .join_seq = p != NULL ? p->join_seq : 0, .sock = fd, .pid = pid,
+	    .uid = uid, .gid = gid, .token = ++srv.next_token,
+	    .since_ms = clock_ms(), .next = srv.pending };
 	if (srv.pending != NULL)
 		srv.pending->prev = q;
 	srv.pending = q;
-	srv.npending++;
+	srv.npending += p == NULL;
 	if (!srv.ident_timer.active)
 		ev_timer_start(&srv.loop, &srv.ident_timer,
 		    IDENT_TICK_MS * 1000, admit_expire, NULL);
+	return 0;
+}
+
+/*
+ * Its identity can only change its ID if some free ID remembers who held
+ * it: else it is admitted at once, as a QEMU until the worker says
+ * otherwise (it hears no departure before then), and the read of its
+ * command line is off the newcomer's path.
+ */
+static void
+wait_identity(int fd, pid_t pid, uid_t uid, gid_t gid)
+{
+	struct peer *p;
+
+	if (peer_pick_id_now(&srv.table) != -1) {
+		p = become_peer(fd, pid, uid, gid, 0, 1, 1);
+		if (p != NULL && ask(fd, pid, uid, gid, p) == -1)
+			peer_set_identity(&srv.table, p, 0, 1);
+		return;
+	}
+	if (ask(fd, pid, uid, gid, NULL) == -1)
+		become_peer(fd, pid, uid, gid, 0, 1, 0);
 }
 
 void
@@ -228,7 +265,8 @@ admit_close_pending(void)
 
 	while ((q = srv.pending) != NULL) {
 		pending_unlink(q);
-		close(q->sock);
+		if (q->id == -1)
+			close(q->sock);
 		free(q);
 	}
 }

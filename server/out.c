@@ -173,6 +173,9 @@ step(struct peer *p, struct cursor *c, struct scm_msg *m, int commit)
 				    p->vec->fd[c->v++] };
 				return 1;
 			}
+			/* Whether it hears departures is not known yet. */
+			if (p->ident_pending)
+				return 0;
 			c->ph = PH_LOG;
 			c->pos = p->join_seq + 1;
 			c->v = 0;

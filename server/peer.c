@@ -383,6 +383,34 @@ peer_pick_id(const struct peer_table *t, uint64_t ident)
 	return -1;
 }
 
+int
+peer_pick_id_now(const struct peer_table *t)
+{
+	int low = peer_pick_id(t, 0);
+
+	if (low == -1 || t->nremembered == 0 ||
+	    (t->nremembered == 1 && t->last_ident[low] != 0))
+		return low;
+	return -1;
+}
+
+static void witness_remove(struct peer_table *, struct peer *);
+static void kept_release(struct peer_table *);
+
+void
+peer_set_identity(struct peer_table *t, struct peer *p, uint64_t ident,
+    int witness)
+{
+	p->ident = ident;
+	p->ident_pending = 0;
+	if (witness || !p->witness)
+		return;
+	/* One of our tools after all: it hears departures from now on. */
+	witness_remove(t, p);
+	p->witness = 0;
+	kept_release(t);
+}
+
 static int
 live_add(struct peer_table *t, struct peer *p)
 {
@@ -481,6 +509,8 @@ peer_new(struct peer_table *t, int id, int sock, unsigned int n,
 	if (t->greeting != NULL)
 		t->greeting->gprev = p;
 	t->greeting = p;
+	if (t->last_ident[id] != 0)
+		t->nremembered--;
 	t->by_id[id] = p;
 	if (id >= t->high)
 		t->high = id + 1;
@@ -505,6 +535,8 @@ peer_free(struct peer_table *t, struct peer *p)
 	t->live[p->live_idx] = last;
 	t->by_id[p->id] = NULL;
 	t->last_ident[p->id] = p->ident;
+	if (p->ident != 0)
+		t->nremembered++;
 	t->freed_seq[p->id] = leave;
 	if (p->witness)
 		witness_remove(t, p);

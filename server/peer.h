@@ -69,6 +69,7 @@ struct peer {
 	gid_t		 gid;
 	uint64_t	 ident;		/* uid + command line, 0 = unknown */
 	int		 witness;	/* QEMU-like: never told of departures */
+	int		 ident_pending;	/* witness until its identity is read */
 	uint64_t	 join_seq;	/* seq of its own join event */
 	struct vecset	*vec;
 	struct ev_io	 io;
@@ -122,6 +123,7 @@ struct peer_table {
 	struct peer	**live;
 	size_t		 nlive, live_cap;
 	int		 high;			/* highest ID ever used + 1 */
+	size_t		 nremembered;		/* free IDs with a last_ident */
 	uint64_t	 seq;			/* the last event's seq */
 	struct event	*log;			/* ring: seq % log_cap */
 	size_t		 log_cap;
@@ -132,6 +134,12 @@ void	 peer_table_init(struct peer_table *);
 void	 peer_table_free(struct peer_table *);
 /* The restarted peer's old ID if free, else the lowest free; -1 if none. */
 int	 peer_pick_id(const struct peer_table *, uint64_t ident);
+/* The ID any newcomer gets whoever it is (no other free ID remembers a
+ * peer that could come back to it), or -1 when its identity decides. */
+int	 peer_pick_id_now(const struct peer_table *);
+/* What a peer admitted before its identity was known turned out to be. */
+void	 peer_set_identity(struct peer_table *, struct peer *, uint64_t ident,
+	    int witness);
 /*
  * A new peer at a free ID: the eventfds live witnesses hold for that ID
  * (their stale counts cleared), else n new ones; its join is logged.

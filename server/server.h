@@ -28,8 +28,10 @@ struct idlist {
 	size_t		 n, cap;
 };
 
-/* A connection waiting for its identity (admit.c). */
+/* A connection or a peer waiting for its identity (admit.c). */
 struct pending {
+	int		 id;		/* a peer's, or -1: not yet a peer */
+	uint64_t	 join_seq;	/* that peer's */
 	int		 sock;
 	pid_t		 pid;
 	uid_t		 uid;
