@@ -144,7 +144,7 @@ monitor() {
 	[ "$(grep -c '^connect' "$T/m.out")" -eq $((joined * 8)) ]
 }
 
-@test "70,000 probe cycles while a QEMU-like peer lives: every probe gets an ID, and they stay the lowest free" {
+@test "70,000 probe cycles while a QEMU-like peer lives: every probe gets an ID, and they stay the lowest free ones" {
 	need_client
 	start_server -f "$REGION"
 	# peerstorm counts as a QEMU (a "witness"): it is never told that a
@@ -159,7 +159,9 @@ monitor() {
 	run "$STORM" -p "$SOCK" -w 600 cycles 4464
 	[ "$status" -eq 0 ]
 	absent "refused" "$SRV_LOG"
-	absent "peer ([2-9]|[1-9][0-9]+) connected" "$SRV_LOG"
+	# ID 1, or 2 when the server saw a probe before its predecessor's
+	# hang-up.
+	absent "peer ([3-9]|[1-9][0-9]+) connected" "$SRV_LOG"
 	run cli -w 5 info
 	[ "$status" -eq 0 ]
 	[ "${lines[1]}" = "id 1" ]
