@@ -43,8 +43,9 @@ LIB_SRCS	= send_scm.c lib/clock.c lib/evloop.c lib/log.c lib/parse.c \
 GREET_SRCS	= lib/greet.c lib/log.c send_scm.c
 IVPEER_SRCS	= lib/ivpeer.c lib/greet.c lib/doorbell.c
 # The server's own modules.
-SERVER_SRCS	= tm_ivshmem_server.c server/options.c server/region.c \
-		  server/peer.c server/listen.c lib/proc.c $(LIB_SRCS)
+SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
+		  server/listen.c server/options.c server/out.c server/peer.c \
+		  server/region.c lib/proc.c $(LIB_SRCS)
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
 		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
@@ -78,6 +79,8 @@ QTEST_SRCS	= tests/progs/qtest_drive.c
 UPLINK_DRIVE_SRCS = tests/progs/uplink_drive.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
 		  lib/doorbell.c $(SLOT_SRCS) $(LIB_SRCS)
+REGION_PEER_SRCS = tests/progs/region_peer.c send_scm.c
+TRAP_SRCS	= tests/progs/cmdline_trap.c send_scm.c
 LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c \
 		  lib/svc.c lib/parse.c lib/log.c
 IVPEER_TEST_SRCS = tests/progs/ivpeer_test.c $(IVPEER_SRCS) $(LIB_SRCS)
@@ -96,7 +99,8 @@ PROGS	= $(BIN)/tm_ivshmem_server $(BIN)/tm_ivshmem_client \
 TEST_PROGS = $(TBIN)/ring_test $(TBIN)/ring_scribble $(TBIN)/mqpeer \
 	  $(TBIN)/nic_ring $(TBIN)/peerstorm $(TBIN)/qtest_drive \
 	  $(TBIN)/mqnic-static $(TBIN)/lib_test $(TBIN)/stomp_test \
-	  $(TBIN)/uplink_drive $(TBIN)/ivpeer_test
+	  $(TBIN)/uplink_drive $(TBIN)/ivpeer_test $(TBIN)/region_peer \
+	  $(TBIN)/cmdline_trap
 BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 .DEFAULT_GOAL := all
@@ -111,7 +115,7 @@ bench-net-progs: $(BIN)/tm_ivshmem_server $(BIN)/mqbridge $(BIN)/mqnic
 
 link	= @mkdir -p $(@D); echo "  LD	$@"; $(CC) $(LDFLAGS) -o $@ $^
 
-$(BIN)/tm_ivshmem_server: $(call objs,$(SERVER_SRCS)) ; $(link)
+$(BIN)/tm_ivshmem_server: $(call objs,$(SERVER_SRCS)) ; $(link) -lpthread
 $(BIN)/tm_ivshmem_client: $(call objs,$(CLIENT_SRCS)) ; $(link)
 $(BIN)/mqbridge: $(call objs,$(BRIDGE_SRCS)) ; $(link)
 $(BIN)/mqnic: $(call objs,$(MQNIC_SRCS)) ; $(link)
@@ -122,6 +126,8 @@ $(TBIN)/mqpeer: $(call objs,$(MQPEER_SRCS)) ; $(link)
 $(TBIN)/nic_ring: $(call objs,$(NIC_RING_SRCS)) ; $(link)
 $(TBIN)/peerstorm: $(call objs,$(PEERSTORM_SRCS)) ; $(link)
 $(TBIN)/qtest_drive: $(call objs,$(QTEST_SRCS)) ; $(link)
+$(TBIN)/region_peer: $(call objs,$(REGION_PEER_SRCS)) ; $(link)
+$(TBIN)/cmdline_trap: $(call objs,$(TRAP_SRCS)) ; $(link) -lpthread -Wl,-z,now
 $(TBIN)/lib_test: $(call objs,$(LIB_TEST_SRCS)) ; $(link)
 $(TBIN)/stomp_test: $(call objs,$(STOMP_TEST_SRCS)) ; $(link)
 $(TBIN)/uplink_drive: $(call objs,$(UPLINK_DRIVE_SRCS)) ; $(link)

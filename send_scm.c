@@ -116,6 +116,69 @@ scm_send_part(int sock, enum scm_proto proto, int64_t value, int fd,
 	return n;
 }
 
+/* One msghdr of a batch, with its own control buffer. */
+struct scm_slot {
+	unsigned char	 buf[SCM_MSG_MAX];
+	struct iovec	 iov;
+	union {
+		struct cmsghdr hdr;
+		char	 buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+};
+
+static void
+scm_slot_fill(struct scm_slot *s, struct msghdr *mh, enum scm_proto proto,
+    const struct scm_msg *m)
+{
+	struct cmsghdr *cmsg;
+
+	memset(mh, 0, sizeof(*mh));
+	s->iov.iov_base = s->buf;
+	s->iov.iov_len = scm_encode(proto, m->value, s->buf);
+	mh->msg_iov = &s->iov;
+	mh->msg_iovlen = 1;
+	if (m->fd < 0)
+		return;
+	memset(&s->ctl, 0, sizeof(s->ctl));
+	mh->msg_control = s->ctl.buf;
+	mh->msg_controllen = sizeof(s->ctl.buf);
+	cmsg = CMSG_FIRSTHDR(mh);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &m->fd, sizeof(int));
+}
+
+ssize_t
+scm_send_many(int sock, enum scm_proto proto, const struct scm_msg *m,
+    size_t n, size_t *part)
+{
+	struct scm_slot slot[SCM_BATCH_MAX];
+	struct mmsghdr mm[SCM_BATCH_MAX];
+	size_t i, size = scm_msg_size(proto);
+	int sent;
+
+	*part = 0;
+	if (n > SCM_BATCH_MAX)
+		n = SCM_BATCH_MAX;
+	for (i = 0; i < n; i++) {
+		scm_slot_fill(&slot[i], &mm[i].msg_hdr, proto, &m[i]);
+		mm[i].msg_len = 0;
+	}
+	do {
+		sent = sendmmsg(sock, mm, (unsigned int)n,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (sent == -1 && errno == EINTR);
+	if (sent == -1)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	/* A stream socket may take a message in part: it counts as sent. */
+	if (sent > 0 && mm[sent - 1].msg_len < size) {
+		*part = mm[sent - 1].msg_len;
+		sent--;
+	}
+	return sent;
+}
+
 int
 scm_send(int sock, enum scm_proto proto, int64_t value, int fd)
 {

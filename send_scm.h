@@ -48,6 +48,26 @@ int64_t	scm_decode(enum scm_proto, const unsigned char *buf);
 ssize_t	scm_send_part(int sock, enum scm_proto, int64_t value, int fd,
 	    size_t off);
 
+/* One message of a batch: its value and its descriptor (or SCM_NO_FD). */
+struct scm_msg {
+	int64_t		 value;
+	int		 fd;
+};
+
+#define SCM_BATCH_MAX	256	/* messages per scm_send_many() call */
+
+/*
+ * Send up to SCM_BATCH_MAX whole messages with one sendmmsg(): each is
+ * its own sendmsg with its own SCM_RIGHTS, so a receiver reading one
+ * message per recvmsg (QEMU) sees exactly what scm_send_part() would
+ * have sent.  Returns the number of messages that went out whole (0 when
+ * the socket is full); *part gets the bytes of the next one that went out
+ * in part (its fd went with them), else 0.  -1 with errno on an error
+ * before the first message.  Never raises SIGPIPE.
+ */
+ssize_t	scm_send_many(int sock, enum scm_proto, const struct scm_msg *,
+	    size_t n, size_t *part);
+
 /* Blocking send of one whole message; 0 on success, -1 with errno. */
 int	scm_send(int sock, enum scm_proto, int64_t value, int fd);
 

@@ -5,6 +5,7 @@
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,13 +60,31 @@ proc_raise_nofile(void)
 }
 
 
+/* Refuse a pidfile that is a link, another user's, or another name of a
+ * file; proc_write_pidfile() checks again what it really opens. */
+static void
+pidfile_refuse_st(const char *path, const struct stat *st, uid_t uid)
+{
+	if (S_ISLNK(st->st_mode))
+		fatal("cannot write the pidfile %s: it is a symbolic link; "
+		    "choose another -P", path);
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 ||
+	    (st->st_uid != geteuid() && st->st_uid != uid))
+		fatal("cannot write the pidfile %s: it is not a file of ours "
+		    "(owner uid %u, %u links); remove it or choose another -P",
+		    path, (unsigned)st->st_uid, (unsigned)st->st_nlink);
+}
+
 void
-proc_check_pidfile(const char *path)
+proc_check_pidfile(const char *path, uid_t uid)
 {
 	char dir[PATH_MAX], *slash;
+	struct stat st;
 
 	if (path[0] == '\0')
 		return;
+	if (lstat(path, &st) == 0)
+		pidfile_refuse_st(path, &st, uid);
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*(slash == dir ? slash + 1 : slash) = '\0';
@@ -74,22 +93,36 @@ proc_check_pidfile(const char *path)
 		    path, dir, strerror(errno));
 }
 
+/*
+ * The pidfile may sit in a directory others can write (SOCKET.pid beside
+ * /tmp/ivshmem_socket): never follow a link there, never write a file
+ * that is someone else's or has other names, and chown what we opened,
+ * not whatever the path names by then.
+ */
 void
 proc_write_pidfile(const char *path, uid_t uid, gid_t gid)
 {
-	FILE *f;
+	char buf[32];
+	struct stat st;
+	int fd, len;
 
 	if (path[0] == '\0')
 		return;
-	f = fopen(path, "w");
-	if (f == NULL)
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1)
 		fatal("cannot write the pidfile %s: %s; choose another -P",
-		    path, strerror(errno));
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) == EOF)
-		fatal("cannot write the pidfile %s", path);
-	if (uid != (uid_t)-1 && chown(path, uid, gid) == -1)
+		    path, errno == ELOOP ? "it is a symbolic link" :
+		    strerror(errno));
+	if (fstat(fd, &st) == -1)
+		fatal("cannot stat the pidfile %s: %s", path, strerror(errno));
+	pidfile_refuse_st(path, &st, uid);
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || write(fd, buf, (size_t)len) != len)
+		fatal("cannot write the pidfile %s: %s", path,
+		    strerror(errno));
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1)
 		log_warn("cannot chown %s: %s", path, strerror(errno));
+	close(fd);
 }
 
 void

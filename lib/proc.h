@@ -15,8 +15,9 @@
 void	proc_absolute_path(const char *path, char *out, size_t len);
 /* Raise RLIMIT_NOFILE as far as we may (as root: up to fs.nr_open). */
 void	proc_raise_nofile(void);
-/* Exit unless path ("" for none) can be written as a pidfile. */
-void	proc_check_pidfile(const char *path);
+/* Exit unless path ("" for none) can be written as a pidfile: not a link,
+ * not another user's (uid: the -u user, or -1), not hard-linked. */
+void	proc_check_pidfile(const char *path, uid_t uid);
 /* Write our pid to path, owned by uid:gid when uid is not -1. */
 void	proc_write_pidfile(const char *path, uid_t, gid_t);
 /* Become user (NULL: stay); exits if that fails or root could be regained. */

@@ -2,7 +2,11 @@
  * listen.c - create the server's UNIX socket safely.
  *
  * A socket file may be left behind by a crash (stale: nobody accepts on it)
- * or belong to a running server (live).  Only the stale one is replaced.
+ * or belong to a running server (live).  Only the stale one is replaced;
+ * a symbolic link or any other file in its place is refused.  The socket
+ * is created with its mode (umask around bind) and chowned without
+ * following links, so nothing swapped in at the path between the two
+ * steps is touched.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -11,6 +15,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,19 +91,22 @@ listen_unix(const char *path, unsigned int mode, uid_t owner, gid_t group)
 	struct sockaddr_un sun;
 	int fd;
 
+	mode_t old;
+	int rc;
+
 	listen_addr(path, &sun);
 	listen_clear_path(&sun);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	/* Born with its mode: nobody can connect while it is wrong. */
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1)
 		fatal("cannot bind %s: %s", path, strerror(errno));
-	/* Before listen(): nobody can connect while the mode is wrong. */
-	if (chmod(path, mode) == -1)
-		fatal("cannot set mode %04o on %s: %s", mode, path,
-		    strerror(errno));
 	if ((owner != (uid_t)-1 || group != (gid_t)-1) &&
-	    chown(path, owner, group) == -1)
+	    fchownat(AT_FDCWD, path, owner, group, AT_SYMLINK_NOFOLLOW) == -1)
 		fatal("cannot chown %s: %s", path, strerror(errno));
 	if (listen(fd, SOMAXCONN) == -1)
 		fatal("cannot listen on %s: %s", path, strerror(errno));

@@ -24,9 +24,10 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: tm_ivshmem_server [-dhlqrtv] [-f FILE | -s NAME] [-m SIZE] [-n VECTORS]\n"
+"usage: tm_ivshmem_server [-dhlqrtvW] [-f FILE | -s NAME] [-m SIZE] [-n VECTORS]\n"
 "           [-p SOCKET] [-F MODE] [-S MODE] [-o OWNER[:GROUP]] [-u USER]\n"
-"           [-U UIDS] [-G GIDS] [-P PIDFILE] [-c MAXPEERS] [-k SECONDS]\n"
+"           [-U UIDS] [-G GIDS] [-P PIDFILE] [-c MAXPEERS] [-C PERUSER]\n"
+"           [-k SECONDS]\n"
 "\n"
 "Serve a shared memory region to QEMU ivshmem-doorbell peers.\n"
 "\n"
@@ -39,15 +40,21 @@ usage(FILE *f)
 "  -t          resize an existing region to -m (growing keeps every byte,\n"
 "              shrinking discards the tail and says so)\n"
 "  -r          reserve the blocks of an existing sparse region (fallocate)\n"
-"  -F MODE     mode of a region this server creates (default 0600)\n"
+"  -F MODE     mode of a region this server creates (default 0600); an\n"
+"              existing one others may write beyond MODE is refused\n"
+"  -W          use an existing region whatever its owner, mode or links\n"
 "Peers:\n"
 "  -n VECTORS  MSI vectors per peer, 1 to 64 (default 1)\n"
 "  -l          speak the pre-2.5 protocol (QEMU before 2.5); default: version 0\n"
 "  -c MAXPEERS refuse peers beyond this many (1 to 65536, default 65536)\n"
+"  -C PERUSER  refuse a user's connections beyond this many (1 to 65536,\n"
+"              default 1024; root's are not counted)\n"
 "  -k SECONDS  drop a peer that has not read its messages for this long\n"
 "              (default 10)\n"
 "  -U UIDS     accept only these users (comma-separated uids or names)\n"
 "  -G GIDS     accept only these groups (comma-separated gids or names)\n"
+"              Without -U/-G everyone the socket mode lets in may connect,\n"
+"              and every peer may read, write and truncate the region.\n"
 "Socket and process:\n"
 "  -p SOCKET   UNIX socket path (default " LISTEN_DEFAULT_PATH ")\n"
 "  -S MODE     socket mode (default 0660)\n"
@@ -164,11 +171,15 @@ options_parse(int argc, char **argv, struct options *o)
 	o->sock_mode = LISTEN_DEFAULT_MODE;
 	o->vectors = 1;
 	o->max_peers = PEER_IDS;
+	o->max_per_uid = PER_UID_DEFAULT;
 	o->stall_ms = 10000;
 	o->proto = SCM_PROTO_V0;
 	while ((c = getopt(argc, argv,
-	    ":c:dF:f:G:hk:lm:n:o:P:p:qrS:s:tU:u:v")) != -1) {
+	    ":C:c:dF:f:G:hk:lm:n:o:P:p:qrS:s:tU:u:vW")) != -1) {
 		switch (c) {
+		case 'C':
+			o->max_per_uid = parse_num_opt(c, optarg, 1, PEER_IDS);
+			break;
 		case 'c':
 			o->max_peers = parse_num_opt(c, optarg, 1, PEER_IDS);
 			break;
@@ -233,6 +244,9 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'v':
 			o->verbosity++;
+			break;
+		case 'W':
+			o->region.trust = 1;
 			break;
 		case ':':
 			fatal("-%c needs a value; see -h", optopt);

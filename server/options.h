@@ -16,6 +16,7 @@
 #include "server/region.h"
 
 #define ALLOW_MAX	64
+#define PER_UID_DEFAULT	1024	/* -C */
 
 struct options {
 	struct region_opts region;
@@ -26,6 +27,7 @@ struct options {
 	unsigned int	 sock_mode;
 	unsigned int	 vectors;
 	size_t		 max_peers;
+	size_t		 max_per_uid;	/* -C; root is not counted */
 	int64_t		 stall_ms;
 	int		 daemonize;
 	int		 verbosity;

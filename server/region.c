@@ -28,7 +28,7 @@ static int
 region_open_fd(const struct region_opts *o, const char *shm_name,
     int *created)
 {
-	int fd, flags = O_RDWR | O_CLOEXEC;
+	int fd, flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW;
 
 	*created = 0;
 	for (;;) {
@@ -196,8 +196,62 @@ region_names(struct region *r, const struct region_opts *o, char *shm_name,
 	snprintf(r->hint, sizeof(r->hint), "/dev/shm/%s", name);
 }
 
+/* Refuse an existing region others could have planted or may write. */
+static void
+region_check_owner(const struct region *r, const struct region_opts *o,
+    const struct stat *st, uid_t run_uid)
+{
+	unsigned int extra = (unsigned int)st->st_mode & 022 & ~(o->mode & 022);
+
+	if (o->trust)
+		return;
+	if (st->st_uid != 0 && st->st_uid != geteuid() &&
+	    st->st_uid != run_uid)
+		fatal("%s belongs to uid %u, not to root or the server's user; "
+		    "chown it, or add -W if that user is trusted", r->name,
+		    (unsigned)st->st_uid);
+	if (extra != 0)
+		fatal("%s has mode %04o: %s may write it; chmod go-w it, give "
+		    "-F the mode it should have, or add -W", r->name,
+		    (unsigned)st->st_mode & 07777, extra & 002 ?
+		    "anyone" : "its group");
+	if (st->st_nlink > 1)
+		fatal("%s has %u hard links: it may be another file too; give "
+		    "the region a file of its own, or add -W", r->name,
+		    (unsigned)st->st_nlink);
+}
+
+/*
+ * The descriptor peers get: a new open of the very file we locked, so
+ * nothing they do to their open (flock) touches ours.  Through /proc the
+ * path cannot have been swapped meanwhile; without /proc, the path again,
+ * checked to be the same file.
+ */
+static int
+region_peer_fd(const struct region *r, const struct region_opts *o,
+    const char *shm_name)
+{
+	struct stat a, b;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->fd);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) != -1)
+		return fd;
+	fd = o->file != NULL ? open(o->file, O_RDWR | O_CLOEXEC | O_NOFOLLOW) :
+	    shm_open(shm_name, O_RDWR | O_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("cannot open %s again for the peers: %s", r->name,
+		    strerror(errno));
+	if (fstat(fd, &a) == -1 || fstat(r->fd, &b) == -1 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		fatal("%s was replaced while the server opened it; start it "
+		    "again", r->name);
+	return fd;
+}
+
 void
-region_open(struct region *r, const struct region_opts *o)
+region_open(struct region *r, const struct region_opts *o, uid_t run_uid)
 {
 	char shm_name[260] = "";
 	struct stat st;
@@ -206,6 +260,10 @@ region_open(struct region *r, const struct region_opts *o)
 	region_names(r, o, shm_name, sizeof(shm_name));
 	r->fd = region_open_fd(o, shm_name, &created);
 	if (r->fd == -1) {
+		if (errno == ELOOP)
+			fatal("%s is a symbolic link; give -f the file it "
+			    "points to (links are refused so that nobody can "
+			    "point the region elsewhere)", r->name);
 		if (errno == EACCES || errno == EPERM || errno == EROFS)
 			fatal("cannot open %s for reading and writing: %s; run "
 			    "as a user that may write it, or fix its owner "
@@ -232,10 +290,12 @@ region_open(struct region *r, const struct region_opts *o)
 		fatal("%s is not a regular file; give -f a file path",
 		    r->name);
 	}
+	r->peer_fd = region_peer_fd(r, o, shm_name);
 	if (created) {
 		region_init_new(r, o, shm_name);
 		return;
 	}
+	region_check_owner(r, o, &st, run_uid);
 	if (o->resize && o->size == 0)
 		fatal("-t needs -m SIZE: the size to resize %s to", r->name);
 	r->size = region_size_existing(r, o, (uint64_t)st.st_size);
@@ -252,6 +312,26 @@ region_open(struct region *r, const struct region_opts *o)
 }
 
 void
+region_watch(struct region *r)
+{
+	struct stat st;
+	uint64_t now;
+
+	if (r->fd == -1 || fstat(r->fd, &st) == -1)
+		return;
+	now = (uint64_t)st.st_size;
+	if (now == r->size)
+		return;
+	r->bad = now == 0 || !is_pow2(now);
+	log_warn("%s changed size from %" PRIu64 " to %" PRIu64 " bytes "
+	    "behind the server's back (a peer or another process truncated "
+	    "or grew it): peers that map past the new end die of SIGBUS%s",
+	    r->name, r->size, now, r->bad ? "; newcomers are refused until "
+	    "it is a power of two again (QEMU aborts on this size)" : "");
+	r->size = now;
+}
+
+void
 region_flush(const struct region *r)
 {
 	if (r->fd == -1)
@@ -265,7 +345,9 @@ region_flush(const struct region *r)
 void
 region_close(struct region *r)
 {
+	if (r->peer_fd != -1)
+		close(r->peer_fd);
 	if (r->fd != -1)
 		close(r->fd);
-	r->fd = -1;
+	r->fd = r->peer_fd = -1;
 }

@@ -14,7 +14,7 @@ teardown() { tm_teardown; }
 	run_server -h
 	[ "$status" -eq 0 ]
 	local o
-	for o in d h l q r t v f s m n p F S o u U G P c k; do
+	for o in d h l q r t v W f s m n p F S o u U G P c C k; do
 		if ! grep -Eq -- "(^ +|; )-$o( |:|$)" <<<"$output"; then
 			echo "# -h does not document -$o" >&2
 			return 1
@@ -67,6 +67,7 @@ bad() {
 	bad -c 0 -- "-c 0: out of range; give a number from 1 to 65536"
 	bad -c 65537 -- "from 1 to 65536"
 	bad -c -1 -- "not a number"
+	bad -C 0 -- "-C 0: out of range; give a number from 1 to 65536"
 	bad -k 0 -- "-k 0: out of range; give a number from 1 to"
 	bad -k abc -- "-k abc: not a number"
 }

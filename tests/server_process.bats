@@ -240,6 +240,71 @@ peer_table() {
 	wait_for "$T/a.out" '^rung 0 1$'
 }
 
+@test "-P never follows a symlink nor writes a file of another user; it chowns what it opened to -u" {
+	chmod 0755 "$T"
+	echo keep >"$T/target"
+	ln -s "$T/target" "$T/pid"
+	run_server -f "$REGION" -p "$SOCK" -P "$T/pid"
+	[ "$status" -eq 1 ]
+	[[ $output == *"cannot write the pidfile $T/pid: it is a symbolic link; choose another -P"* ]]
+	[ "$(cat "$T/target")" = keep ]
+	[ ! -e "$SOCK" ]
+	rm "$T/pid"
+	echo 1 >"$T/pid"
+	chown nobody "$T/pid"
+	run_server -f "$REGION" -p "$SOCK" -P "$T/pid"
+	[ "$status" -eq 1 ]
+	[[ $output == *"it is not a file of ours (owner uid 65534, 1 links); remove it or choose another -P"* ]]
+	ln "$T/target" "$T/pid2"
+	run_server -f "$REGION" -p "$SOCK" -P "$T/pid2"
+	[ "$status" -eq 1 ]
+	[[ $output == *"not a file of ours (owner uid 0, 2 links)"* ]]
+	[ "$(cat "$T/target")" = keep ]
+	# The -u user's own stale pidfile is fine, and stays the -u user's.
+	start_server -f "$REGION" -u nobody -P "$T/pid"
+	[ "$(cat "$T/pid")" = "$SRV_PID" ]
+	[ "$(stat -c %U "$T/pid")" = nobody ]
+}
+
+@test "-C 2: a user's third connection is refused and logged; root's are not counted" {
+	need_client
+	need_storm
+	chmod 0755 "$T"
+	start_server -f "$REGION" -S 0666 -C 2
+	bg two setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$STORM" -p "$SOCK" -w 0 drain 3
+	local two=$BG_PID
+	wait_for "$T/two.out" "connected 3"
+	wait_for "$SRV_LOG" "refused a peer \(pid [0-9]+, uid 65534, gid 65534\): uid 65534 already holds 2 connections \(-C 2\)"
+	[ "$(grep -c "connected (pid [0-9]*, uid 65534" "$SRV_LOG")" -eq 2 ]
+	# Root's connections are not counted.
+	bg root "$STORM" -p "$SOCK" -w 0 drain 3
+	wait_for "$T/root.out" "connected 3"
+	[ "$(grep -c "connected (pid [0-9]*, uid 0" "$SRV_LOG")" -eq 3 ]
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CLI" \
+	    -p "$SOCK" -w 5 info
+	[ "$status" -ne 0 ]
+	# Once nobody's two leave, nobody may connect again.
+	kill "$two"
+	wait_count "$SRV_LOG" "disconnected" 2
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CLI" \
+	    -p "$SOCK" info
+	[ "$status" -eq 0 ]
+}
+
+@test "use of the IDs is logged at 50% and 90% of -c" {
+	need_storm
+	start_server -f "$REGION" -c 10
+	bg four "$STORM" -p "$SOCK" -w 0 drain 4
+	wait_for "$T/four.out" "connected 4"
+	absent "IDs in use" "$SRV_LOG"
+	bg one "$STORM" -p "$SOCK" -w 0 drain 1
+	wait_for "$SRV_LOG" "warning: 5 of 10 peer IDs in use \(50%\): at 10 newcomers are refused"
+	bg more "$STORM" -p "$SOCK" -w 0 drain 4
+	wait_for "$SRV_LOG" "warning: 9 of 10 peer IDs in use \(90%\)"
+	[ "$(grep -c "IDs in use" "$SRV_LOG")" -eq 2 ]
+}
+
 # The server as nobody under a descriptor limit it cannot raise.
 start_limited_server() {
 	SRV_N=$((SRV_N + 1))

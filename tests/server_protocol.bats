@@ -254,3 +254,38 @@ id_of() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "rang 2 0" ]
 }
+
+# The server never tells a QEMU-like peer (here tests/region_peer, whose
+# name is none of our tools') that a peer left: QEMU frees its record of
+# the peer and crashes when the ID comes back.  A newcomer that takes the
+# ID gets the very eventfds QEMU holds for it, and QEMU is not told again.
+@test "a QEMU-like peer is never told of a departure; its doorbell reaches whoever took the ID" {
+	start_server -f "$REGION"
+	bg w "$RPEER" -p "$SOCK" watch 2
+	local w=$BG_PID
+	wait_for "$T/w.out" "^connect 0$"
+	bg m "$CLI" -p "$SOCK" -w 0 monitor
+	wait_for "$T/m.out" '^ready$'
+	raw_peer a
+	local a=$BG_PID
+	wait_for "$T/m.out" "^connect 2 vector 0$"
+	wait_for "$T/w.out" "^connect 2$"
+	kill "$a"
+	wait_for "$T/m.out" "^disconnect 2$"
+	# b takes ID 2, and a's eventfds with it.
+	bg b "$CLI" -p "$SOCK" -w 20 wait 0 1
+	wait_for "$T/b.out" '^ready$'
+	[ "$(grep -c "peer 2 connected" "$SRV_LOG")" -eq 2 ]
+	wait_count "$T/m.out" "^connect 2 vector 0$" 2
+	# Our tool heard both; the QEMU-like peer heard neither ...
+	[ "$(cat "$T/w.out")" = "id 0
+size 4194304
+ready
+connect 0
+connect 1
+connect 2" ]
+	# ... and the eventfd it holds for ID 2 rings b.
+	kill -USR1 "$w"
+	wait_for "$T/w.out" "^rang 2$"
+	wait_for "$T/b.out" '^rung 0 1$'
+}

@@ -149,7 +149,7 @@ random_region() {
 	    "-f and -s both given"
 }
 
-@test "bad: a second server on the same file is refused (lock), also through a symlink" {
+@test "bad: a second server on the same file is refused (lock); a symlink to it is refused as a link" {
 	need_client
 	random_region "$REGION" 4M
 	start_server -f "$REGION"
@@ -157,7 +157,8 @@ random_region() {
 	ln -s "$REGION" "$T/link"
 	refused -f "$REGION" -p "$T/sock2" -- \
 	    "$REGION is in use by another tm_ivshmem_server; stop"
-	refused -f "$T/link" -p "$T/sock2" -m 8M -t -- "in use by another"
+	refused -f "$T/link" -p "$T/sock2" -m 8M -t -- \
+	    "$T/link is a symbolic link; give -f the file it points to"
 	[ ! -e "$T/sock2" ]
 	# The first server is unharmed.
 	[ "$(cli read 0 5)" = first ]
@@ -316,4 +317,93 @@ random_region() {
 	stop_server
 	REGION=/dev/shm/$name
 	refused -s "$name" -p "$SOCK" -m 4M -- "add -t"
+}
+
+@test "a peer's flock(LOCK_UN) on its region descriptor cannot let a second server in" {
+	random_region "$REGION" 4M
+	start_server -f "$REGION"
+	bg peer "$RPEER" -p "$SOCK" unlock
+	wait_for "$T/peer.out" "^ready$"
+	# Its descriptor is an open of its own: the server's lock stands.
+	grep -q "^lock busy: the server still holds its own$" "$T/peer.out"
+	refused -f "$REGION" -p "$T/sock2" -- \
+	    "$REGION is in use by another tm_ivshmem_server; stop"
+	[ ! -e "$T/sock2" ]
+}
+
+@test "a server killed with -9 restarts while a peer still holds the region" {
+	need_client
+	random_region "$REGION" 4M
+	start_server -f "$REGION"
+	bg peer "$RPEER" -p "$SOCK" hold
+	wait_for "$T/peer.out" "^ready$"
+	kill -KILL "$SRV_PID"
+	wait "$SRV_PID" || true
+	# The peer keeps its descriptor, not the crashed server's lock.
+	start_server -f "$REGION"
+	run cli info
+	[ "$status" -eq 0 ]
+	[ "${lines[2]}" = "size 4194304" ]
+}
+
+@test "a peer that truncates the region is logged; newcomers are refused until its size is back" {
+	need_client
+	start_server -f "$REGION" -m 1M
+	bg peer "$RPEER" -p "$SOCK" truncate 0
+	wait_for "$T/peer.out" "^ready$"
+	wait_for "$SRV_LOG" "warning: $REGION changed size from 1048576 to 0 bytes.*newcomers are refused" 5
+	run cli -w 5 info
+	[ "$status" -ne 0 ]
+	wait_for "$SRV_LOG" "refused a peer .*: the region changed size and QEMU would abort on it"
+	# Not repaired by the server (that would not bring the data back),
+	# but once someone restores a size QEMU takes, newcomers are served.
+	truncate -s 1M "$REGION"
+	wait_for "$SRV_LOG" "changed size from 0 to 1048576 bytes" 5
+	run cli info
+	[ "$status" -eq 0 ]
+	[ "${lines[2]}" = "size 1048576" ]
+}
+
+@test "-t never resizes what a symlink points to: -f refuses links" {
+	random_region "$REGION" 4M
+	ln -s "$REGION" "$T/link"
+	refused -f "$T/link" -p "$SOCK" -m 8M -t -- \
+	    "$T/link is a symbolic link; give -f the file it points to"
+	[ "$(stat -c %s "$REGION")" -eq 4194304 ]
+	[ ! -e "$SOCK" ]
+}
+
+@test "an existing region others planted or may write is refused unless -W; -F names the mode allowed" {
+	chmod 0755 "$T"
+	random_region "$REGION" 1M
+	chown nobody "$REGION"
+	refused -f "$REGION" -p "$SOCK" -- \
+	    "$REGION belongs to uid 65534, not to root or the server's user; chown it, or add -W"
+	# Unless it is the -u user's own.
+	start_server -f "$REGION" -u nobody
+	stop_server
+	start_server -f "$REGION" -W
+	stop_server
+	chown root "$REGION"
+	chmod 0666 "$REGION"
+	refused -f "$REGION" -p "$SOCK" -- \
+	    "$REGION has mode 0666: anyone may write it; chmod go-w it, give -F the mode it should have, or add -W"
+	chmod 0660 "$REGION"
+	refused -f "$REGION" -p "$SOCK" -- "mode 0660: its group may write it"
+	start_server -f "$REGION" -F 0660
+	stop_server
+	chmod 0600 "$REGION"
+	ln "$REGION" "$T/other-name"
+	refused -f "$REGION" -p "$SOCK" -- \
+	    "$REGION has 2 hard links: it may be another file too"
+	rm "$T/other-name"
+	start_server -f "$REGION"
+	# A shm object another user planted under the name we use.
+	local name
+	name=$(shm_name planted)
+	head -c 1M /dev/zero >"/dev/shm/$name"
+	chown nobody "/dev/shm/$name"
+	REGION=/dev/shm/$name
+	refused -s "$name" -p "$T/sock2" -- \
+	    "shm object $name belongs to uid 65534"
 }

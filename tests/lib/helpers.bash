@@ -12,6 +12,8 @@ TM_FLAVOUR=${TM_FLAVOUR:-normal}
 SRV=$TM_BUILD/bin/tm_ivshmem_server
 CLI=$TM_BUILD/bin/tm_ivshmem_client
 STORM=$TM_BUILD/tests/peerstorm
+RPEER=$TM_BUILD/tests/region_peer
+TRAP=$TM_BUILD/tests/cmdline_trap
 
 tm_setup() {
 	[ -x "$SRV" ] || { echo "$SRV missing; run make" >&2; return 1; }
