@@ -79,8 +79,8 @@ QTEST_SRCS	= tests/progs/qtest_drive.c
 UPLINK_DRIVE_SRCS = tests/progs/uplink_drive.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
 		  lib/doorbell.c $(SLOT_SRCS) $(LIB_SRCS)
-REGION_PEER_SRCS = tests/progs/region_peer.c send_scm.c
-TRAP_SRCS	= tests/progs/cmdline_trap.c send_scm.c
+REGION_PEER_SRCS = tests/progs/region_peer.c $(GREET_SRCS)
+TRAP_SRCS	= tests/progs/cmdline_trap.c $(GREET_SRCS)
 LIB_TEST_SRCS	= tests/progs/lib_test.c lib/evloop.c lib/clock.c lib/doorbell.c \
 		  lib/svc.c lib/parse.c lib/log.c
 IVPEER_TEST_SRCS = tests/progs/ivpeer_test.c $(IVPEER_SRCS) $(LIB_SRCS)

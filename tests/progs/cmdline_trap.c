@@ -38,7 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "send_scm.h"
+#include "lib/greet.h"
 
 #define FILE_SIZE	65536
 
@@ -207,8 +207,10 @@ int
 main(int argc, char **argv)
 {
 	char mnt[4096], sock[4096], file[4200], opts[128];
-	int dev, fd, s, rc, n = 0;
-	int64_t v;
+	struct greet_msg m;
+	struct greet g;
+	char err[256];
+	int dev, fd, s, rc;
 
 	if (argc != 3 || strlen(argv[1]) >= sizeof(mnt) ||
 	    strlen(argv[2]) >= sizeof(sun.sun_path))
@@ -245,11 +247,12 @@ main(int argc, char **argv)
 	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		die("connect");
 	printf("trapped pid %d\n", (int)getpid());
-	while (scm_recv(s, SCM_PROTO_V0, &v, &fd) == 1) {
-		if (n++ == 1)
-			printf("id %lld\n", (long long)v);
-		if (fd != -1)
-			close(fd);
+	greet_init(&g, SCM_PROTO_V0, 1, NULL, 0);
+	while (greet_recv(&g, s, &m, err, sizeof(err)) == 1) {
+		if (m.kind == GREET_ID)
+			printf("id %d\n", m.id);
+		if (m.fd != -1)
+			close(m.fd);
 	}
 	return 0;
 }

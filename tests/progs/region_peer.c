@@ -25,7 +25,6 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -36,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "send_scm.h"
+#include "lib/greet.h"
 
 static void
 die(const char *what)
@@ -60,28 +59,29 @@ dial(const char *path)
 	return s;
 }
 
-static int64_t
-next(int s, enum scm_proto proto, int *fd)
+/* The next message, through the one greeting reader. */
+static void
+next(int s, struct greet *g, struct greet_msg *m)
 {
-	int64_t v;
+	char err[256];
 
-	if (scm_recv(s, proto, &v, fd) != 1)
-		die("receive");
-	return v;
+	if (greet_recv(g, s, m, err, sizeof(err)) != 1) {
+		fprintf(stderr, "region_peer: %s\n", err[0] ? err : "hang-up");
+		exit(2);
+	}
 }
 
 /* Like QEMU: keep each peer's eventfd (vector 0), forget it on a
  * departure, ring it when told to. */
 static void
-watch(int s, enum scm_proto proto, long ring_id)
+watch(int s, struct greet *g, long ring_id)
 {
 	static int efd[65536];
 	struct signalfd_siginfo si;
+	struct greet_msg m;
 	struct pollfd pfd[2];
 	sigset_t set;
 	uint64_t one = 1;
-	int64_t v;
-	int fd;
 
 	memset(efd, -1, sizeof(efd));
 	sigemptyset(&set);
@@ -104,20 +104,18 @@ watch(int s, enum scm_proto proto, long ring_id)
 		}
 		if (!(pfd[0].revents & (POLLIN | POLLHUP)))
 			continue;
-		v = next(s, proto, &fd);
-		if (v < 0 || v > 65535)
-			die("message");
-		if (fd == -1) {
-			printf("disconnect %lld\n", (long long)v);
-			if (efd[v] != -1)
-				close(efd[v]);
-			efd[v] = -1;
+		next(s, g, &m);
+		if (m.kind == GREET_LEFT) {
+			printf("disconnect %d\n", m.id);
+			if (efd[m.id] != -1)
+				close(efd[m.id]);
+			efd[m.id] = -1;
 		} else {
-			printf("connect %lld%s\n", (long long)v,
-			    efd[v] != -1 ? " again" : "");
-			if (efd[v] != -1)
-				close(efd[v]);
-			efd[v] = fd;
+			printf("connect %d%s\n", m.id,
+			    efd[m.id] != -1 ? " again" : "");
+			if (efd[m.id] != -1)
+				close(efd[m.id]);
+			efd[m.id] = m.fd;
 		}
 	}
 }
@@ -127,9 +125,9 @@ main(int argc, char **argv)
 {
 	enum scm_proto proto = SCM_PROTO_V0;
 	const char *path = "/tmp/ivshmem_socket";
-	struct stat st;
-	int ch, s, fd = -1;
-	int64_t v;
+	struct greet_msg m;
+	struct greet g;
+	int ch, s, fd;
 	sigset_t set;
 
 	while ((ch = getopt(argc, argv, "lp:")) != -1) {
@@ -149,12 +147,15 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s = dial(path);
-	if (proto == SCM_PROTO_V0 && next(s, proto, &fd) != 0)
-		die("version");
-	printf("id %lld\n", (long long)next(s, proto, &fd));
-	if ((v = next(s, proto, &fd)) != -1 || fd == -1 || fstat(fd, &st) == -1)
-		die("region");
-	printf("size %lld\n", (long long)st.st_size);
+	/* No counts: like QEMU, it takes whatever vectors it is sent. */
+	greet_init(&g, proto, 1, NULL, GREET_OPT_L);
+	do
+		next(s, &g, &m);
+	while (m.kind != GREET_ID);
+	printf("id %d\n", m.id);
+	next(s, &g, &m);
+	fd = m.fd;
+	printf("size %llu\n", (unsigned long long)m.size);
 	if (strcmp(argv[0], "unlock") == 0) {
 		if (flock(fd, LOCK_UN) == -1)
 			die("flock LOCK_UN");
@@ -171,7 +172,7 @@ main(int argc, char **argv)
 		printf("truncated\n");
 	} else if (strcmp(argv[0], "watch") == 0 && argc == 2) {
 		printf("ready\n");
-		watch(s, proto, strtol(argv[1], NULL, 10) & 0xffff);
+		watch(s, &g, strtol(argv[1], NULL, 10) & 0xffff);
 	} else if (strcmp(argv[0], "hold") != 0)
 		exit(1);
 	printf("ready\n");
