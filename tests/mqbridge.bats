@@ -144,6 +144,37 @@ bad_usage() {
 	[ "$BR_STATUS" -eq 0 ]
 }
 
+# slot_lines FILE SLOT: lines of a log about the bridge's slot 0.SLOT.
+slot_lines() {
+	grep -Ec "slot (0\.$2|$2 )" "$1" || true
+}
+
+@test "a slot scribbled for a while comes back, with its log lines rate-limited" {
+	local n0 n1 m0 m1
+	two_nics
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	sa=$(slot_of nica)
+	n0=$(slot_lines "$BR_LOG" "$sa")
+	m0=$(grep -c . "$T/nica.err")
+	# 3 s of garbage in both rings, aimed at the moments when one side
+	# waits for the other to repair a ring, and ending on such a one.
+	"$SCRIBBLE" "$REGION" 0 "$sa" storm 3
+	n1=$(slot_lines "$BR_LOG" "$sa")
+	m1=$(grep -c . "$T/nica.err")
+	echo "# bridge: $((n1 - n0)) lines about the slot, mqnic: $((m1 - m0)) lines" >&3
+	# At most 10 at once, then one a second (and a count of the rest).
+	[ $((n1 - n0)) -le 20 ]
+	[ $((m1 - m0)) -le 20 ]
+	# Both sides converge: the slot runs again and carries pings.
+	wait_status "0.$sa" state run 10
+	wait_sysnet_up "$nsa"
+	run ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
 @test "every kind of garbage resets only its slot; the others keep forwarding" {
 	local what line n=0 sent=0
 	start_server -f "$REGION"
@@ -181,6 +212,43 @@ bad_usage() {
 	# c gets frames again after all that.
 	kill -USR1 "$pa"
 	wait_count "$T/c.out" "^rx src $MAC_A dst $MAC_C" 1
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "a peer that makes doorbells blocking and fills them stalls no slot" {
+	local mac_d=02:00:00:00:00:0d mac_h=02:00:00:00:00:1a mac_j=02:00:00:00:00:1b
+	need_mqnic
+	need_net
+	start_server -f "$REGION" -m 8M
+	start_bridge -p "$SOCK" --slots 6
+	nsa=$(netns a)
+	nsb=$(netns b)
+	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	peer d "$mac_d" run hold
+	running d
+	# h clears O_NONBLOCK on its own doorbell, which the bridge holds as
+	# the same open file description, fills it and asks for doorbells:
+	# a plain write() to it would never return.
+	peer h "$mac_h" run jam hold
+	wait_for "$T/h.out" "^jammed"
+	# j does the same to the bridge's doorbell and keeps it full, so
+	# every endpoint that rings the bridge would block.
+	peer j "$mac_j" run jam-bridge hold
+	wait_for "$T/j.out" "^jammed"
+	# Broadcasts go to h too; frames to d and pings must still flow.
+	peer c "$MAC_C" run send bcast 5 send "$mac_d" 50 hold
+	wait_count "$T/d.out" "^rx src $MAC_C dst $mac_d" 50
+	run ip netns exec "$nsa" ping -c 5 -i 0.2 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run ip netns exec "$nsb" ping -c 5 -i 0.2 -W 2 10.77.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for "$BR_LOG" "slot 0\.$(slot_of h): ringing peer [0-9]+ would block"
+	kill -0 "$BR_PID"
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]
 }

@@ -158,3 +158,16 @@ two_nics() {
 	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
 	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
 }
+
+# wait_sysnet_up NS: mq0 in NS has its carrier (the kernel's link watch
+# settles operstate up to a second after the change).
+wait_sysnet_up() {
+	local i v
+	for ((i = 0; i < 150; i++)); do
+		v=$(ip netns exec "$1" cat /sys/class/net/mq0/operstate 2>/dev/null)
+		[ "$v" = up ] && return 0
+		sleep 0.02
+	done
+	echo "# mq0 in $1 is '$v', not up" >&2
+	return 1
+}
