@@ -349,9 +349,31 @@ slot_lines() {
 	grep -q "^pid $BR_PID$" "$STATUS"
 	[ "$(grep -c '^slot ' "$STATUS")" -eq 4 ]
 	[ "$(grep -c '^drop ' "$STATUS")" -eq 6 ]
-	[ "$(ls "$T" | grep -c 'status.*tmp')" -eq 0 ]
+	[ "$(ls "$T" | grep -c '^status\.')" -eq 0 ]
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "the status file's temporary file is no planted symlink's target" {
+	local pid
+	start_server -f "$REGION"
+	echo precious >"$T/victim"
+	# Plant FILE.PID.tmp -> victim for the bridge's own PID (the shell
+	# execs it), where a predictable temporary name would be.
+	bg br bash -c 'ln -s "$1" "$2.$$.tmp" && exec "$3" --status "$2" -p "$4"' \
+	    _ "$T/victim" "$STATUS" "$BRIDGE" "$SOCK"
+	pid=$BG_PID
+	wait_for "$T/br.err" "bridge ready"
+	wait_for "$STATUS" "^uptime [1-9]" 5
+	[ "$(cat "$T/victim")" = precious ]
+	[ -f "$STATUS" ] && [ ! -L "$STATUS" ]
+	[ -L "$STATUS.$pid.tmp" ]
+	grep -q "^pid $pid$" "$STATUS"
+	# The file is as readable as fopen() would have made it.
+	[ "$(stat -c %a "$STATUS")" = "$(printf '%o' $((0666 & ~$(umask))))" ]
+	kill "$pid"
+	wait_gone "$pid"
+	[ "$(ls "$T" | grep -c '^status\.[^.]*$')" -eq 0 ]
 }
 
 @test "--budget bounds each slot's share of a round" {
