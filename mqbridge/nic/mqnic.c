@@ -121,10 +121,10 @@ on_tick(struct evloop *l, struct ev_timer *t)
 	ev_timer_start(l, t, TICK_US, on_tick, n);
 	if (n->lost != NIC_HELD)
 		return;
+	n->lost = nic_slot_check(&n->slot);
+	/* The check itself may be the touch that found the file short. */
 	if (nic_area_dead(&n->slot))
 		n->lost = NIC_DEAD;
-	else
-		n->lost = nic_slot_check(&n->slot);
 	if (n->lost != NIC_HELD)
 		return;
 	nic_beat(&n->slot);
