@@ -94,12 +94,6 @@ on_signal(int sig)
 		stop = 1;
 }
 
-static int64_t
-now_ms(void)
-{
-	return clock_ms();
-}
-
 static int
 mac_parse(const char *s, uint8_t m[6])
 {
@@ -208,9 +202,9 @@ tick(struct peer *p)
 	struct ring_slot_view v;
 	enum ring_state next, peer;
 
-	if (now_ms() >= p->next_beat) {
+	if (clock_ms() >= p->next_beat) {
 		ring_side_beat(&p->area, p->slot, RING_NIC);
-		p->next_beat = now_ms() + 100;
+		p->next_beat = clock_ms() + 100;
 	}
 	ring_slot_view(&p->area, p->slot, &v);
 	p->bridge_peer = v.side[RING_BRIDGE].peer_id;
@@ -305,7 +299,7 @@ send_one(struct peer *p, const uint8_t dst[6], const uint8_t src[6],
 	int got;
 
 	while ((got = ring_reserve(&p->tx, &buf)) != 1) {
-		if (got < 0 || stop || now_ms() > deadline)
+		if (got < 0 || stop || clock_ms() > deadline)
 			fatal("tx ring %s", got < 0 ? "faulted" : "stayed full");
 		pump(p);
 	}
@@ -377,12 +371,12 @@ static void
 until(struct peer *p, int (*done)(struct peer *, uint64_t), uint64_t arg,
     const char *what)
 {
-	int64_t deadline = now_ms() + p->wait_ms;
+	int64_t deadline = clock_ms() + p->wait_ms;
 
 	while (!done(p, arg)) {
 		if (stop)
 			return;
-		if (now_ms() > deadline) {
+		if (clock_ms() > deadline) {
 			log_err("%s: timed out after %" PRId64 " ms", what,
 			    p->wait_ms);
 			leave(p);
@@ -436,7 +430,7 @@ step_send(struct peer *p, int argc, char **argv)
 	if (p->state != RING_RUN)
 		fatal("send before the slot runs; put \"run\" first");
 	for (i = 0; i < n && !stop; i++)
-		send_one(p, dst, src, (uint32_t)len, now_ms() + p->wait_ms);
+		send_one(p, dst, src, (uint32_t)len, clock_ms() + p->wait_ms);
 	return used;
 }
 
@@ -491,7 +485,7 @@ static void
 attach(struct peer *p, const char *sock, uint64_t offset)
 {
 	char err[256];
-	int64_t deadline = now_ms() + p->wait_ms;
+	int64_t deadline = clock_ms() + p->wait_ms;
 	int rc;
 
 	if (ivpeer_connect(&p->iv, sock, SCM_PROTO_V0, 1, 5000, err,
@@ -505,7 +499,7 @@ attach(struct peer *p, const char *sock, uint64_t offset)
 	if (p->map == MAP_FAILED)
 		fatal("mmap: %s", strerror(errno));
 	while ((rc = ring_attach(&p->area, p->map, p->maplen, offset,
-	    NULL)) == RING_ENOAREA && now_ms() < deadline)
+	    NULL)) == RING_ENOAREA && clock_ms() < deadline)
 		poll(NULL, 0, 10);
 	if (rc != RING_OK)
 		fatal("attach: %s", ring_strerror(rc));
