@@ -76,7 +76,7 @@ struct peer {
 	uint64_t	 got, seq;
 	int64_t		 next_beat, wait_ms;
 	int		 deaf;		/* leave the RX ring unread */
-	int		 jam;		/* our doorbell is jammed: never poll it */
+	int		 jam;		/* our doorbell is jammed: leave it */
 	pid_t		 refill;	/* jam-bridge's child */
 };
 
