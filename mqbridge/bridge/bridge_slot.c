@@ -408,8 +408,8 @@ view_bad(struct bridge *b, struct port *p, int err)
 	p->bad = err;
 }
 
-/* Init to ready: 1 if done; a corrupt RX ring that a NIC past init will
- * not repair any more resets the slot. */
+/* Init to ready once both rings open; a corrupt RX ring that a NIC past
+ * init will not repair any more resets the slot. */
 static void
 to_ready(struct bridge *b, struct port *p, const struct ring_side_view *nic)
 {
