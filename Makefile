@@ -54,7 +54,8 @@ BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  mqbridge/bridge/bridge_region.c \
 		  mqbridge/bridge/bridge_slot.c \
 		  mqbridge/bridge/bridge_stats.c \
-		  mqbridge/bridge/bridge_switch.c \
+		  mqbridge/bridge/bridge_switch.c lib/mapguard.c lib/loglimit.c \
+		  lib/proc.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 RELAY_SRCS	= mqbridge/relay/mqrelay.c mqbridge/relay/relay_uplink.c \
 		  mqbridge/relay/relay_tx.c mqbridge/relay/relay_rx.c \
@@ -65,12 +66,13 @@ RELAY_SRCS	= mqbridge/relay/mqrelay.c mqbridge/relay/relay_uplink.c \
 MQNIC_SRCS	= mqbridge/nic/mqnic.c mqbridge/nic/nic_attach.c \
 		  mqbridge/nic/nic_link.c mqbridge/nic/nic_opts.c \
 		  mqbridge/nic/nic_pci.c mqbridge/nic/nic_ivshmem.c \
-		  mqbridge/nic/nic_tap.c \
+		  mqbridge/nic/nic_tap.c lib/mapguard.c lib/loglimit.c \
+		  lib/proc.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 
 # Test-only programs (tests/progs) and benchmarks.
 RING_TEST_SRCS	= tests/progs/ring_test.c $(SLOT_SRCS)
-SCRIBBLE_SRCS	= tests/progs/ring_scribble.c $(SLOT_SRCS)
+SCRIBBLE_SRCS	= tests/progs/ring_scribble.c lib/clock.c $(SLOT_SRCS)
 MQPEER_SRCS	= tests/progs/mqpeer.c $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)

@@ -76,6 +76,9 @@ bad_usage() {
 	stop_bridge
 	bad_usage -p "$SOCK" --slots 2 --mtu 1000
 	[[ $output == *"formatted with --slots 4 --ring 256 --mtu 1500"* ]]
+	# What is stored is told before whether ours would fit.
+	bad_usage -p "$SOCK" --mtu 9000
+	[[ $output == *"NIC area was formatted with --slots 4 --ring 256 --mtu 1500, not --slots 4 --ring 256 --mtu 9000; use those or --force-format"* ]]
 	start_bridge -p "$SOCK" --force-format --slots 2
 	grep -q "formatted NIC area at offset 0: 2 slots" "$BR_LOG"
 	! grep -q "generation $gen$" "$BR_LOG"
@@ -144,6 +147,37 @@ bad_usage() {
 	[ "$BR_STATUS" -eq 0 ]
 }
 
+# slot_lines FILE SLOT: lines of a log about the bridge's slot 0.SLOT.
+slot_lines() {
+	grep -Ec "slot (0\.$2|$2 )" "$1" || true
+}
+
+@test "a slot scribbled for a while comes back, with its log lines rate-limited" {
+	local n0 n1 m0 m1
+	two_nics
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	sa=$(slot_of nica)
+	n0=$(slot_lines "$BR_LOG" "$sa")
+	m0=$(grep -c . "$T/nica.err")
+	# 3 s of garbage in both rings, aimed at the moments when one side
+	# waits for the other to repair a ring, and ending on such a one.
+	"$SCRIBBLE" "$REGION" 0 "$sa" storm 3
+	n1=$(slot_lines "$BR_LOG" "$sa")
+	m1=$(grep -c . "$T/nica.err")
+	echo "# bridge: $((n1 - n0)) lines about the slot, mqnic: $((m1 - m0)) lines" >&3
+	# At most 10 at once, then one a second (and a count of the rest).
+	[ $((n1 - n0)) -le 20 ]
+	[ $((m1 - m0)) -le 20 ]
+	# Both sides converge: the slot runs again and carries pings.
+	wait_status "0.$sa" state run 10
+	wait_sysnet_up "$nsa"
+	run ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
 @test "every kind of garbage resets only its slot; the others keep forwarding" {
 	local what line n=0 sent=0
 	start_server -f "$REGION"
@@ -181,6 +215,43 @@ bad_usage() {
 	# c gets frames again after all that.
 	kill -USR1 "$pa"
 	wait_count "$T/c.out" "^rx src $MAC_A dst $MAC_C" 1
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "a peer that makes doorbells blocking and fills them stalls no slot" {
+	local mac_d=02:00:00:00:00:0d mac_h=02:00:00:00:00:1a mac_j=02:00:00:00:00:1b
+	need_mqnic
+	need_net
+	start_server -f "$REGION" -m 8M
+	start_bridge -p "$SOCK" --slots 6
+	nsa=$(netns a)
+	nsb=$(netns b)
+	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	peer d "$mac_d" run hold
+	running d
+	# h clears O_NONBLOCK on its own doorbell, which the bridge holds as
+	# the same open file description, fills it and asks for doorbells:
+	# a plain write() to it would never return.
+	peer h "$mac_h" run jam hold
+	wait_for "$T/h.out" "^jammed"
+	# j does the same to the bridge's doorbell and keeps it full, so
+	# every endpoint that rings the bridge would block.
+	peer j "$mac_j" run jam-bridge hold
+	wait_for "$T/j.out" "^jammed"
+	# Broadcasts go to h too; frames to d and pings must still flow.
+	peer c "$MAC_C" run send bcast 5 send "$mac_d" 50 hold
+	wait_count "$T/d.out" "^rx src $MAC_C dst $mac_d" 50
+	run ip netns exec "$nsa" ping -c 5 -i 0.2 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run ip netns exec "$nsb" ping -c 5 -i 0.2 -W 2 10.77.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for "$BR_LOG" "slot 0\.$(slot_of h): ringing peer [0-9]+ would block"
+	kill -0 "$BR_PID"
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]
 }
@@ -281,9 +352,31 @@ bad_usage() {
 	grep -q "^pid $BR_PID$" "$STATUS"
 	[ "$(grep -c '^slot ' "$STATUS")" -eq 4 ]
 	[ "$(grep -c '^drop ' "$STATUS")" -eq 6 ]
-	[ "$(ls "$T" | grep -c 'status.*tmp')" -eq 0 ]
+	[ "$(ls "$T" | grep -c '^status\.')" -eq 0 ]
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "the status file's temporary file is no planted symlink's target" {
+	local pid
+	start_server -f "$REGION"
+	echo precious >"$T/victim"
+	# Plant FILE.PID.tmp -> victim for the bridge's own PID (the shell
+	# execs it), where a predictable temporary name would be.
+	bg br bash -c 'ln -s "$1" "$2.$$.tmp" && exec "$3" --status "$2" -p "$4"' \
+	    _ "$T/victim" "$STATUS" "$BRIDGE" "$SOCK"
+	pid=$BG_PID
+	wait_for "$T/br.err" "bridge ready"
+	wait_for "$STATUS" "^uptime [1-9]" 5
+	[ "$(cat "$T/victim")" = precious ]
+	[ -f "$STATUS" ] && [ ! -L "$STATUS" ]
+	[ -L "$STATUS.$pid.tmp" ]
+	grep -q "^pid $pid$" "$STATUS"
+	# The file is as readable as fopen() would have made it.
+	[ "$(stat -c %a "$STATUS")" = "$(printf '%o' $((0666 & ~$(umask))))" ]
+	kill "$pid"
+	wait_gone "$pid"
+	[ "$(ls "$T" | grep -c '^status\.[^.]*$')" -eq 0 ]
 }
 
 @test "--budget bounds each slot's share of a round" {
@@ -391,6 +484,30 @@ in_order() {
 	[ "$BR_STATUS" -eq 0 ]
 }
 
+@test "a paused owner keeps its slot past --reclaim; an owner that left the server loses it" {
+	local id
+	two_nics --reclaim 1
+	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
+	sa=$(slot_of nica)
+	sb=$(slot_of nicb)
+	id=$(status_field "0.$sa" peer)
+	# A VM paused for a snapshot: its heartbeat stops, its peer stays.
+	kill -STOP "$NICA_PID"
+	wait_for "$BR_LOG" "slot 0\.$sa: its owner's heartbeat stopped 1 s ago, but its peer $id is still on the server \(paused\?\); not reclaiming it" 10
+	kill -CONT "$NICA_PID"
+	run ip netns exec "$nsa" ping -c 3 -i 0.2 -W 2 10.77.0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(status_field "0.$sa" reclaims)" -eq 0 ]
+	absent "reclaimed" "$T/nica.err"
+	# Killed: its peer leaves the server, and the slot is reclaimed.
+	kill -9 "$NICB_PID"
+	wait_for "$BR_LOG" "slot 0\.$sb: reclaimed, its owner's heartbeat stopped 1 s ago and its peer left the server" 10
+	wait_status "0.$sb" reclaims 1
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
 @test "a slot whose owner's heartbeat stops is reclaimed after --reclaim" {
 	start_server -f "$REGION"
 	start_bridge -p "$SOCK" --reclaim 1
@@ -402,6 +519,101 @@ in_order() {
 	# Free again: the same MAC comes back.
 	peer a2 "$MAC_A" run hold
 	running a2
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "a region with a bad header at start-up costs its own slots only, until it is fixed" {
+	start_server -f "$REGION"
+	start_server -p "$T/sock2" -f "$T/region2"
+	# Someone else's data where region 2's NIC area would go.
+	head -c 4096 /dev/urandom | dd of="$T/region2" conv=notrunc status=none
+	start_bridge -p "$SOCK" -p "$T/sock2"
+	grep -q "warning: $T/sock2: region holds other data at this offset.*; serving the other regions, and trying this one again every 1 s" "$BR_LOG"
+	grep -q "bridge ready: 2 regions, 8 slots" "$BR_LOG"
+	peer b "$MAC_B" run hold
+	running b
+	peer a "$MAC_A" run send "$MAC_B" 3 hold
+	running a
+	wait_count "$T/b.out" "^rx src $MAC_A" 3
+	# Cleared: the bridge formats it at its next look and serves it.
+	dd if=/dev/zero of="$T/region2" bs=4096 count=1 conv=notrunc status=none
+	wait_for "$BR_LOG" "$T/sock2: formatted NIC area at offset 0: 4 slots" 5
+	SOCK=$T/sock2 peer c "$MAC_C" run send "$MAC_B" 2 hold
+	running c
+	wait_count "$T/b.out" "^rx src $MAC_C" 2
+	# With no region to serve there is nothing to do: exit 1, one line.
+	stop_bridge
+	head -c 4096 /dev/urandom | dd of="$T/region2" conv=notrunc status=none
+	bad_usage -p "$T/sock2"
+	[[ $output == *"$T/sock2: region holds other data at this offset"* ]]
+}
+
+@test "a region truncated under the bridge stops its own slots; mqnic and the others carry on" {
+	local ns pc sc
+	need_mqnic
+	need_net
+	start_server -f "$REGION"
+	start_server -p "$T/sock2" -f "$T/region2"
+	start_bridge -p "$SOCK" -p "$T/sock2"
+	peer b "$MAC_B" run hold
+	running b
+	peer a "$MAC_A" run pause send "$MAC_B" 5 pause send "$MAC_B" 5 hold
+	local pa=$BG_PID
+	running a
+	ns=$(netns c)
+	SOCK=$T/sock2 nic nicc "$ns" "$MAC_C" 10.77.0.3/24
+	pc=$NIC_PID
+	sc=$(slot_of nicc)
+	wait_status "1.$sc" state run
+	# A peer of region 2 truncates its file: the next touch of the
+	# mapping would raise SIGBUS in the bridge and in mqnic.
+	truncate -s 0 "$T/region2"
+	wait_for "$BR_LOG" "$T/sock2: the region shrank under the NIC area .*; its slots stop, the other regions carry on"
+	wait_for "$T/nicc.err" "the region's file shrank under the NIC area"
+	kill -USR1 "$pa"
+	wait_count "$T/b.out" "^rx src $MAC_A dst $MAC_B" 5
+	kill -0 "$BR_PID"
+	kill -0 "$pc"
+	wait_status "1.$sc" state reset
+	# Grown back (zeros): formatted again, and mqnic comes back to it.
+	truncate -s 4M "$T/region2"
+	wait_for "$BR_LOG" "$T/sock2: formatted NIC area at offset 0" 5
+	wait_count "$T/nicc.err" "mqnic ready: slot" 2
+	wait_status "1.$(slot_of nicc)" state run
+	kill -USR1 "$pa"
+	wait_count "$T/b.out" "^rx src $MAC_A dst $MAC_B" 10
+	stop_bridge
+	[ "$BR_STATUS" -eq 0 ]
+}
+
+@test "the bridge raises its descriptor limit, and says so when it runs out" {
+	local id
+	need_storm
+	start_server -f "$REGION"
+	# A soft limit of 256 would stop the bridge at about 250 peers.
+	bg br bash -c 'ulimit -Sn 256 && exec "$@"' _ "$BRIDGE" -v \
+	    --status "$STATUS" -p "$SOCK"
+	BR_PID=$BG_PID
+	wait_for "$T/br.err" "bridge ready"
+	bg storm "$STORM" -p "$SOCK" -w 120 drain 400
+	wait_while "$BG_PID" "$T/storm.out" "^connected 400$" 120
+	peer a "$MAC_A" run hold
+	running a
+	id=$(sed -n 's/^slot [0-9]* peer \([0-9]*\)$/\1/p' "$T/a.out")
+	wait_for "$T/br.err" "peer $id joined"
+	absent "without news|out of descriptors" "$T/br.err"
+	stop_bridge
+	# A hard limit it may not raise (no CAP_SYS_RESOURCE): it says why
+	# it hears no more of peers.
+	start_server -p "$T/sock2" -f "$T/region2"
+	bg br2 capsh --drop=cap_sys_resource -- -c \
+	    'ulimit -n 200 && exec "$0" -p "$1"' "$BRIDGE" "$T/sock2"
+	BR_PID=$BG_PID
+	wait_for "$T/br2.err" "bridge ready"
+	bg storm2 "$STORM" -p "$T/sock2" -w 120 drain 300
+	wait_for "$T/br2.err" "error: $T/sock2: out of descriptors: the limit is 200 and each peer costs one per vector; .*raise the limit" 60
+	kill -0 "$BR_PID"
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]
 }

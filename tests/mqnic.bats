@@ -304,6 +304,11 @@ u32_at() {
 	[ "$b1" = "$b2" ]
 	run slot_line 0
 	[[ $output == "slot 0 claimed "* ]]
+	# Another peer takes the dead NIC's ID, so the next mqnic is not
+	# the dead one's successor (see the next test).
+	bg holder "$TM_BUILD/bin/tm_ivshmem_client" -p "$SOCK" monitor
+	wait_for "$T/holder.out" "^ready"
+	grep -q "^id 0$" "$T/holder.out"
 	# Nobody reclaims: a clear error once -w runs out.
 	run timeout 20 ip netns exec "$NS" "$NIC" -p "$SOCK" --mac $MAC -w 1
 	[ "$status" -eq 1 ]
@@ -313,6 +318,21 @@ u32_at() {
 	wait_for "$T/nic2.err" "heartbeat stopped; waiting up to"
 	"$RING" reclaim "$REGION" -s 0
 	wait_for "$T/nic2.err" "mqnic ready: slot 0"
+}
+
+@test "a restarted mqnic with the dead one's peer ID takes its slot back at once" {
+	region 1
+	nic nic --mac $MAC
+	kill -9 "$NIC_PID"
+	wait_gone "$NIC_PID"
+	# The server hands the same command line its old ID back: the dead
+	# holder was an earlier run of ours, gone from the server, as after a
+	# guest reboots (the VM's peer stays, so no bridge ever reclaims it).
+	nic nic2 --mac $MAC -w 2
+	grep -q "slot 0 held MAC $MAC for our own peer ID 0, and its heartbeat stopped: an earlier run of ours; took it back" "$T/nic2.err"
+	grep -q "mqnic ready: slot 0 tap mq0" "$T/nic2.err"
+	run slot_line 0
+	[[ $output == "slot 0 claimed nic init peer 0 vec 0 mac $MAC "* ]]
 }
 
 @test "frames from the TAP reach the TX ring, with a doorbell to the sleeping bridge" {

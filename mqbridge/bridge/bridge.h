@@ -16,12 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/evloop.h"
 #include "lib/ivpeer.h"
+#include "lib/loglimit.h"
 #include "mqbridge/slot/ring.h"
 
 #define BRIDGE_REGIONS_MAX	64
 #define BRIDGE_BEAT_MS		100	/* our heartbeat on every port */
 #define BRIDGE_TICK_MS		20	/* slot states, reclaim, servers */
+#define BRIDGE_RETRY_MS		1000	/* a region we cannot serve yet */
 
 struct bridge_opts {
 	const char	*sock[BRIDGE_REGIONS_MAX];
@@ -76,7 +79,14 @@ struct port {
 	uint64_t	 run_claim;	/* the owner we went live for */
 	uint64_t	 claim, beat;	/* for heartbeat reclaim */
 	int64_t		 beat_ms;
+	uint32_t	 owner;		/* the claim's ivshmem peer */
+	int		 bound;		/* owner was on the server */
+	int		 owner_left;	/* ... and has left it since */
+	int		 stall_logged;
 	int64_t		 full_ms;	/* our RX ring full since, or 0 */
+	int64_t		 bell_quiet_ms;	/* its doorbell would block: not
+					   before then */
+	struct loglimit	 log;		/* its lines, rate-limited */
 	struct port_count cnt;
 };
 
@@ -85,11 +95,19 @@ struct bridge_region {			/* one joined server */
 	unsigned int	 index;
 	struct ivpeer	 peer;
 	int		 joined;	/* the server socket still talks */
-	unsigned char	*map;
+	unsigned char	*map;		/* the NIC area alone, or NULL */
 	size_t		 maplen;
+	int		 guard;		/* lib/mapguard.h handle */
+	int		 dead;		/* the file shrank under the map */
 	struct ring_area area;
 	int		 attached;	/* the area is ours to serve */
-	struct port	*ports;		/* area.geom.p.slot_count of them */
+	int		 tried;		/* formatted or attached once */
+	int64_t		 retry_ms;	/* not served: when to look again */
+	char		 why[256];	/* ... and why not, as logged */
+	struct port	*ports;		/* opt.params.slot_count of them */
+	uint32_t	 nports;
+	struct ev_io	 sock_io;
+	struct ev_io	 bell_io[IVPEER_VECTORS_MAX];
 };
 
 struct bridge_stats {
@@ -119,6 +137,11 @@ struct mactab {
 
 struct bridge {
 	struct bridge_opts opt;
+	struct evloop	 loop;		/* every descriptor and timer */
+	int		 sigfd;
+	struct ev_io	 sig_io;
+	struct ev_timer	 tick, beat, status;
+	unsigned int	 deaths;	/* mapguard_deaths() handled */
 	struct bridge_region reg[BRIDGE_REGIONS_MAX];
 	unsigned int	 nreg;
 	struct port	**ports;

@@ -1,14 +1,16 @@
 /*
- * bridge_loop.c - the bridge's main loop: switching rounds, adaptive
- * busy-polling, and sleeping on our doorbells, the servers' sockets and
- * the signals (one epoll set) with a timeout for the housekeeping tick.
+ * bridge_loop.c - the bridge's main loop on the one event loop
+ * (lib/evloop.h): switching rounds, adaptive busy-polling, and sleeping
+ * on our doorbells, the servers' sockets and the signals, with timers for
+ * the housekeeping tick, our heartbeat and the status file.
  *
  * Busy-polling: after the last frame we keep polling the rings for a
  * while instead of sleeping.  The window doubles (up to SPIN_MAX_US) when
  * a frame arrives during it, so bursty traffic never pays for a doorbell,
  * and halves (down to SPIN_MIN_US) when it runs out idle.  Only then do
  * we set the rings' need-wakeup flags and sleep; endpoints ring our
- * doorbell only while those flags are set.
+ * doorbell only while those flags are set.  While polling, the loop is
+ * turned only when a timer is due, so a spin costs no system call.
  *
  * A frame held back for a full destination ring (bridge_switch.c) needs
  * another look once the NIC has read some of it, and NICs ring no
@@ -28,6 +30,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/mapguard.h"
 #include "mqbridge/bridge/bridge_loop.h"
 #include "mqbridge/bridge/bridge_region.h"
 #include "mqbridge/bridge/bridge_slot.h"
@@ -39,65 +42,15 @@
 #define NAP_MIN_US	50
 #define NAP_MAX_US	1000
 #define STATUS_MS	1000
-#define MAX_EVENTS	32
-
-/* epoll tags: the kind in the top byte, the region and vector below. */
-#define TAG_SIGNAL	1u
-#define TAG_SOCK	2u
-#define TAG_BELL	3u
-#define TAG(kind, reg, v) \
-	((uint64_t)(kind) << 56 | (uint64_t)(reg) << 8 | (uint64_t)(v))
-
-struct loop {
-	int	 ep;
-	int	 sigfd;
-	int	 stop;
-	int64_t	 next_tick, next_beat, next_status;	/* ms */
-};
-
-static int
-watch(struct loop *l, int fd, uint64_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
-
-	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		log_err("epoll_ctl: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-loop_init(struct bridge *b, struct loop *l, int sigfd)
-{
-	struct bridge_region *r;
-	unsigned int i, v;
-
-	memset(l, 0, sizeof(*l));
-	l->sigfd = sigfd;
-	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		log_err("epoll_create1: %s", strerror(errno));
-		return -1;
-	}
-	if (watch(l, sigfd, TAG(TAG_SIGNAL, 0, 0)) == -1)
-		return -1;
-	for (i = 0; i < b->nreg; i++) {
-		r = &b->reg[i];
-		if (watch(l, r->peer.sock, TAG(TAG_SOCK, i, 0)) == -1)
-			return -1;
-		for (v = 0; v < r->peer.nvec; v++)
-			if (watch(l, r->peer.own[v], TAG(TAG_BELL, i, v)) == -1)
-				return -1;
-	}
-	return 0;
-}
 
 static void
-on_signal(struct bridge *b, struct loop *l)
+on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
 {
+	struct bridge *b = io->arg;
 	struct signalfd_siginfo si;
 
-	while (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGUSR1) {
 			stats_log(b);
 			stats_write(b);
@@ -105,107 +58,141 @@ on_signal(struct bridge *b, struct loop *l)
 		}
 		log_info("stopping on signal %u (%s)", si.ssi_signo,
 		    strsignal((int)si.ssi_signo));
-		l->stop = 1;
+		ev_stop(l);
 	}
 }
 
 static void
-on_sock(struct bridge *b, struct loop *l, struct bridge_region *r)
+on_sock(struct evloop *l, struct ev_io *io, uint32_t events)
 {
-	bridge_region_pump(b, r);
+	struct bridge_region *r = io->arg;
+
+	(void)events;
+	bridge_region_pump(r);
 	if (!r->joined)
-		epoll_ctl(l->ep, EPOLL_CTL_DEL, r->peer.sock, NULL);
+		ev_io_stop(l, io);
 }
 
-/* epoll_wait with microseconds; before Linux 5.11, whole milliseconds. */
-static int
-wait_us(int ep, struct epoll_event *ev, int64_t us)
-{
-	struct timespec ts = { us / 1000000, us % 1000000 * 1000 };
-	int n;
-
-	if ((n = epoll_pwait2(ep, ev, MAX_EVENTS, &ts, NULL)) != -1 ||
-	    errno != ENOSYS)
-		return n;
-	return epoll_wait(ep, ev, MAX_EVENTS, (int)((us + 999) / 1000));
-}
-
-/* Whatever epoll has for us within timeout_us (0: do not wait). */
 static void
-events(struct bridge *b, struct loop *l, int64_t timeout_us)
+on_bell(struct evloop *l, struct ev_io *io, uint32_t events)
 {
-	struct epoll_event ev[MAX_EVENTS];
-	unsigned int kind, reg;
-	int i, n;
+	struct bridge_region *r = io->arg;
 
-	n = wait_us(l->ep, ev, timeout_us);
-	if (n == -1 && errno != EINTR)
-		log_warn("epoll_wait: %s", strerror(errno));
-	for (i = 0; i < n && !l->stop; i++) {
-		kind = (unsigned int)(ev[i].data.u64 >> 56);
-		reg = (unsigned int)(ev[i].data.u64 >> 8) & 0xff;
-		if (kind == TAG_SIGNAL)
-			on_signal(b, l);
-		else if (kind == TAG_SOCK)
-			on_sock(b, l, &b->reg[reg]);
-		else
-			ivpeer_take(&b->reg[reg].peer,
-			    (unsigned int)(ev[i].data.u64 & 0xff));
-	}
+	(void)l;
+	(void)events;
+	(void)ivpeer_take(&r->peer, (unsigned int)(io - r->bell_io));
 }
 
-/* Slot states, reclaim, heartbeats, servers, status: every tick. */
+/* Slot states, reclaim, regions: every tick. */
 static void
-housekeeping(struct bridge *b, struct loop *l, int64_t ms)
+on_tick(struct evloop *l, struct ev_timer *t)
 {
+	struct bridge *b = t->arg;
+	int64_t ms = clock_ms();
 	unsigned int i;
 
-	l->next_tick = ms + BRIDGE_TICK_MS;
-	events(b, l, 0);
+	ev_timer_start(l, t, BRIDGE_TICK_MS * 1000, on_tick, b);
 	for (i = 0; i < b->nreg; i++)
-		bridge_region_check(b, &b->reg[i]);
+		bridge_region_check(b, &b->reg[i], ms);
 	for (i = 0; i < b->nports; i++)
 		port_tick(b, b->ports[i], ms);
-	if (ms >= l->next_beat) {
-		l->next_beat = ms + BRIDGE_BEAT_MS;
-		for (i = 0; i < b->nports; i++)
-			port_beat(b->ports[i]);
-	}
-	if (ms >= l->next_status) {
-		l->next_status = ms + STATUS_MS;
-		stats_write(b);
-	}
 }
 
 static void
-sleep_once(struct bridge *b, struct loop *l, int64_t *nap)
+on_beat(struct evloop *l, struct ev_timer *t)
 {
-	int64_t left = l->next_tick * 1000 - clock_us();
+	struct bridge *b = t->arg;
+	unsigned int i;
+
+	ev_timer_start(l, t, BRIDGE_BEAT_MS * 1000, on_beat, b);
+	for (i = 0; i < b->nports; i++)
+		port_beat(b->ports[i]);
+}
+
+static void
+on_status(struct evloop *l, struct ev_timer *t)
+{
+	struct bridge *b = t->arg;
+
+	ev_timer_start(l, t, STATUS_MS * 1000, on_status, b);
+	stats_write(b);
+}
+
+static int
+watch(struct bridge *b, struct ev_io *io, int fd, ev_io_fn *fn, void *arg)
+{
+	if (ev_io_start(&b->loop, io, fd, EPOLLIN, fn, arg) == 0)
+		return 0;
+	log_err("cannot watch descriptor %d: %s", fd, strerror(errno));
+	return -1;
+}
+
+static int
+loop_init(struct bridge *b, int sigfd)
+{
+	struct bridge_region *r;
+	unsigned int i, v;
+
+	if (ev_init(&b->loop) == -1) {
+		log_err("epoll_create1: %s", strerror(errno));
+		return -1;
+	}
+	b->sigfd = sigfd;
+	if (watch(b, &b->sig_io, sigfd, on_signal, b) == -1)
+		return -1;
+	for (i = 0; i < b->nreg; i++) {
+		r = &b->reg[i];
+		if (watch(b, &r->sock_io, r->peer.sock, on_sock, r) == -1)
+			return -1;
+		for (v = 0; v < r->peer.nvec; v++)
+			if (watch(b, &r->bell_io[v], r->peer.own[v], on_bell,
+			    r) == -1)
+				return -1;
+	}
+	ev_timer_start(&b->loop, &b->tick, 0, on_tick, b);
+	ev_timer_start(&b->loop, &b->beat, 0, on_beat, b);
+	ev_timer_start(&b->loop, &b->status, 0, on_status, b);
+	return 0;
+}
+
+static void
+turn(struct bridge *b, int64_t max_us)
+{
+	if (ev_run_once(&b->loop, max_us) == -1)
+		log_warn("epoll_wait: %s", strerror(errno));
+}
+
+/* Set the need-wakeup flags and sleep until a doorbell, a descriptor or
+ * the next timer; while a frame is held, no longer than a nap. */
+static void
+sleep_once(struct bridge *b, int64_t *nap)
+{
+	int64_t max_us = -1;
 
 	if (b->waiting > 0) {
-		if (left > *nap)
-			left = *nap;
+		max_us = *nap;
 		if (*nap < NAP_MAX_US)
 			*nap *= 2;
 	}
 	if (switch_arm(b, 1) == 0)
-		events(b, l, left > 0 ? left : 0);
+		turn(b, max_us);
 	switch_arm(b, 0);
 }
 
 int
 bridge_run(struct bridge *b, int sigfd)
 {
-	struct loop l;
-	int64_t now, last = 0, spin = SPIN_MIN_US, nap = NAP_MIN_US;
+	int64_t last = 0, spin = SPIN_MIN_US, nap = NAP_MIN_US;
 	int woke = 0;
 
-	if (loop_init(b, &l, sigfd) == -1) {
-		if (l.ep != -1)
-			close(l.ep);
+	if (loop_init(b, sigfd) == -1) {
+		ev_free(&b->loop);
 		return 1;
 	}
-	while (!l.stop) {
+	while (!b->loop.stop) {
+		/* A region truncated under us: out before it is read. */
+		if (mapguard_deaths() != b->deaths)
+			bridge_regions_dead(b);
 		if (switch_round(b) > 0) {
 			/* Found by polling, not by a doorbell: poll longer. */
 			if (!woke && spin < SPIN_MAX_US)
@@ -214,17 +201,16 @@ bridge_run(struct bridge *b, int sigfd)
 			nap = NAP_MIN_US;
 			last = clock_us();
 		}
-		now = clock_us();
-		if (now / 1000 >= l.next_tick)
-			housekeeping(b, &l, now / 1000);
-		if (now - last < spin)
+		if (ev_timer_left(&b->loop) == 0)
+			turn(b, 0);
+		if (clock_us() - last < spin)
 			continue;
 		if (spin > SPIN_MIN_US)
 			spin /= 2;		/* the window ran out idle */
-		sleep_once(b, &l, &nap);
+		sleep_once(b, &nap);
 		woke = 1;
 		last = clock_us();
 	}
-	close(l.ep);
+	ev_free(&b->loop);
 	return 0;
 }

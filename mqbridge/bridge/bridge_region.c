@@ -1,144 +1,136 @@
 /*
  * bridge_region.c - the bridge's regions: joining each server as a peer,
- * mapping the region it hands out, formatting its NIC area the first
- * time (attaching and resuming every later time), and noticing when the
- * area is reformatted under us or the server goes away.
+ * mapping the NIC area of the region it hands out (the area alone, never
+ * the rest), formatting it the first time (attaching and resuming every
+ * later time), and following it: reformatted under us, truncated under
+ * us, or not servable yet.
+ *
+ * Every guest of a region maps all of it, so the slots of one region are
+ * not isolated from each other: one region is one trust domain.  A
+ * region we cannot serve (a header we do not accept, a file too small,
+ * a file truncated under us) therefore costs its own slots only: the
+ * other regions are served meanwhile, and it is looked at again every
+ * BRIDGE_RETRY_MS.  A truncated file would raise SIGBUS at our next
+ * touch; lib/mapguard.c turns that into zero pages and a dead mark,
+ * which bridge_regions_dead() picks up before the next round.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/mapguard.h"
 #include "mqbridge/bridge/bridge_region.h"
 #include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/slot/ring_check.h"
 
 #define JOIN_TIMEOUT_MS	5000
 
-static int
-map_region(struct bridge_region *r, uint64_t offset)
+/* A guarded shared mapping of len bytes at offset; NULL on error. */
+static unsigned char *
+map_guarded(int fd, uint64_t offset, size_t len, int *guard)
 {
-	uint64_t size = r->peer.size;
+	void *m;
 
-	if (size < offset + RING_HDR_SIZE) {
-		log_err("%s: region is %" PRIu64 " bytes, too small for a NIC "
-		    "area at offset %" PRIu64 "; lower --offset or give the "
-		    "server a bigger -m", r->path, size, offset);
-		return -1;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    (off_t)offset);
+	if (m == MAP_FAILED)
+		return NULL;
+	if ((*guard = mapguard_add(m, len)) == -1) {
+		munmap(m, len);
+		errno = ENOMEM;
+		return NULL;
 	}
-	if (size - offset > SIZE_MAX) {
-		log_err("%s: region too big to map here", r->path);
-		return -1;
-	}
-	r->maplen = (size_t)(size - offset);
-	r->map = mmap(NULL, r->maplen, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    r->peer.region_fd, (off_t)offset);
-	if (r->map == MAP_FAILED) {
-		r->map = NULL;
-		log_err("%s: cannot map the region: %s", r->path,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
+	return m;
 }
 
-/* Say what is stored when it is not what we were asked for. */
 static void
-explain_format(const struct bridge_region *r, const struct bridge_opts *o, int err)
+unmap_guarded(unsigned char *m, size_t len, int guard)
+{
+	mapguard_del(guard);
+	munmap(m, len);
+}
+
+static void
+unmap_area(struct bridge_region *r)
+{
+	if (r->map != NULL)
+		unmap_guarded(r->map, r->maplen, r->guard);
+	r->map = NULL;
+	r->maplen = 0;
+	r->guard = -1;
+	r->dead = 0;
+}
+
+/* What the header page says now: a ring error, or RING_OK and *g. */
+static int
+peek_header(struct bridge_region *r, uint64_t offset, struct ring_geom *g)
+{
+	unsigned char *h;
+	int err, guard;
+
+	if ((h = map_guarded(r->peer.region_fd, offset, RING_HDR_SIZE,
+	    &guard)) == NULL)
+		return RING_EPARAM;
+	err = ring_probe(h, offset, g);
+	if (mapguard_dead(guard))
+		err = RING_ENOAREA;	/* truncated while we looked */
+	unmap_guarded(h, RING_HDR_SIZE, guard);
+	return err;
+}
+
+static int
+same_params(const struct ring_params *a, const struct ring_params *b)
+{
+	return a->slot_count == b->slot_count && a->tx_size == b->tx_size &&
+	    a->rx_size == b->rx_size && a->mtu == b->mtu;
+}
+
+/* The checks that need no mapping of the area: what is stored first,
+ * then whether ours fits.  0, or -1 with the reason in why. */
+static int
+check_fit(struct bridge_region *r, const struct bridge_opts *o, int force,
+    const struct ring_geom *want, char *why, size_t len)
 {
 	const struct ring_params *p = &o->params;
-	struct ring_geom g;
+	struct ring_geom old;
+	struct stat st;
+	uint64_t size;
 
-	if (err == RING_EMISMATCH &&
-	    ring_probe(r->map, o->offset, &g) == RING_OK) {
-		log_err("%s: NIC area was formatted with --slots %u --ring %u "
-		    "--mtu %u, not --slots %u --ring %u --mtu %u; use those "
-		    "or --force-format (drops all queued frames)", r->path,
-		    g.p.slot_count, g.p.tx_size, g.p.mtu, p->slot_count,
-		    p->tx_size, p->mtu);
-		return;
-	}
-	if (err == RING_EPLACE && ring_geom_init(&g, p) == RING_OK) {
-		log_err("%s: a NIC area of %" PRIu64 " bytes does not fit the "
-		    "%" PRIu64 "-byte region at offset %" PRIu64 "; use fewer "
-		    "--slots, a smaller --ring or --mtu, or a bigger server "
-		    "-m", r->path, g.area_size, r->peer.size, o->offset);
-		return;
-	}
-	log_err("%s: %s (offset %" PRIu64 ")%s", r->path, ring_strerror(err),
-	    o->offset, err == RING_EFOREIGN || err == RING_EMISMATCH ? "" :
-	    "; --force-format rewrites it");
-}
-
-static int
-format_area(struct bridge_region *r, const struct bridge_opts *o)
-{
-	const struct ring_geom *g;
-	int err, formatted;
-
-	err = ring_format(&r->area, r->map, r->maplen, o->offset, &o->params,
-	    o->force_format, &formatted);
-	if (err != RING_OK) {
-		explain_format(r, o, err);
-		return -1;
-	}
-	g = &r->area.geom;
-	log_info("%s: %s NIC area at offset %" PRIu64 ": %u slots, rings "
-	    "%u/%u, mtu %u, generation %" PRIu64, r->path,
-	    formatted ? "formatted" : "resuming the", o->offset,
-	    g->p.slot_count, g->p.tx_size, g->p.rx_size, g->p.mtu,
-	    r->area.generation);
+	if (fstat(r->peer.region_fd, &st) == -1)
+		return errbuf(why, len, "%s: cannot stat the region: %s",
+		    r->path, strerror(errno));
+	size = (uint64_t)st.st_size;
+	if (size < o->offset + RING_HDR_SIZE)
+		return errbuf(why, len, "%s: region is %" PRIu64 " bytes, too "
+		    "small for a NIC area at offset %" PRIu64 "; lower "
+		    "--offset or give the server a bigger -m", r->path, size,
+		    o->offset);
+	if (!force && peek_header(r, o->offset, &old) == RING_OK &&
+	    !same_params(&old.p, p))
+		return errbuf(why, len, "%s: NIC area was formatted with "
+		    "--slots %u --ring %u --mtu %u, not --slots %u --ring %u "
+		    "--mtu %u; use those or --force-format (drops all queued "
+		    "frames)", r->path, old.p.slot_count, old.p.tx_size,
+		    old.p.mtu, p->slot_count, p->tx_size, p->mtu);
+	if (want->area_size > size - o->offset)
+		return errbuf(why, len, "%s: a NIC area of %" PRIu64 " bytes "
+		    "does not fit the %" PRIu64 "-byte region at offset %"
+		    PRIu64 "; use fewer --slots, a smaller --ring or --mtu, "
+		    "or a bigger server -m", r->path, want->area_size, size,
+		    o->offset);
 	return 0;
-}
-
-int
-bridge_region_open(struct bridge *b, unsigned int i, const char *path)
-{
-	struct bridge_region *r = &b->reg[i];
-	char err[256];
-	uint32_t s;
-
-	memset(r, 0, sizeof(*r));
-	r->path = path;
-	r->index = i;
-	if (ivpeer_connect(&r->peer, path, SCM_PROTO_V0, b->opt.nvec,
-	    JOIN_TIMEOUT_MS, err, sizeof(err)) == -1) {
-		log_err("%s: %s", path, err);
-		return -1;
-	}
-	r->joined = 1;
-	if (map_region(r, b->opt.offset) == -1 ||
-	    format_area(r, &b->opt) == -1)
-		return -1;
-	r->ports = calloc(r->area.geom.p.slot_count, sizeof(*r->ports));
-	if (r->ports == NULL) {
-		log_err("out of memory");
-		return -1;
-	}
-	for (s = 0; s < r->area.geom.p.slot_count; s++)
-		port_init(&r->ports[s], r, s, 0);
-	r->attached = 1;
-	log_info("%s: joined as peer %d", path, r->peer.id);
-	return 0;
-}
-
-void
-bridge_region_close(struct bridge_region *r)
-{
-	/* Our side words stay as they are: endpoints keep queueing, and
-	 * the next bridge resumes from the stored indices. */
-	if (r->map != NULL)
-		munmap(r->map, r->maplen);
-	r->map = NULL;
-	free(r->ports);
-	r->ports = NULL;
-	ivpeer_close(&r->peer);
 }
 
 static void
@@ -148,14 +140,133 @@ reset_ports(struct bridge *b, struct bridge_region *r)
 
 	/* As at start: each slot resumes if both sides still look up,
 	 * or is reset, which stores our state word again. */
-	for (s = 0; s < r->area.geom.p.slot_count; s++) {
-		port_down(b, &r->ports[s]);
-		r->ports[s].state = RING_RESET;
-		r->ports[s].tx_repair = 0;
-		r->ports[s].claim = 0;
-		r->ports[s].beat_ms = 0;
-		r->ports[s].resume = 1;
+	for (s = 0; s < r->nports; s++)
+		port_restart(b, &r->ports[s]);
+}
+
+/* Map, then format or attach to, the area: 0, or -1 with why. */
+int
+bridge_region_serve(struct bridge *b, struct bridge_region *r, char *why,
+    size_t len)
+{
+	const struct bridge_opts *o = &b->opt;
+	int force = o->force_format && !r->tried, err, formatted;
+	struct ring_geom want;
+
+	if ((err = ring_geom_init(&want, &o->params)) != RING_OK)
+		return errbuf(why, len, "%s: %s", r->path, ring_strerror(err));
+	if (check_fit(r, o, force, &want, why, len) == -1)
+		return -1;
+	unmap_area(r);
+	r->map = map_guarded(r->peer.region_fd, o->offset,
+	    (size_t)want.area_size, &r->guard);
+	if (r->map == NULL)
+		return errbuf(why, len, "%s: cannot map the NIC area (%" PRIu64
+		    " bytes): %s", r->path, want.area_size, strerror(errno));
+	r->maplen = (size_t)want.area_size;
+	err = ring_format(&r->area, r->map, r->maplen, o->offset, &o->params,
+	    force, &formatted);
+	if (err != RING_OK) {
+		unmap_area(r);
+		return errbuf(why, len, "%s: %s (offset %" PRIu64 ")%s",
+		    r->path, ring_strerror(err), o->offset,
+		    err == RING_EFOREIGN ? "" : "; --force-format rewrites it");
 	}
+	r->tried = 1;
+	r->attached = 1;
+	r->why[0] = '\0';
+	reset_ports(b, r);
+	log_info("%s: %s NIC area at offset %" PRIu64 ": %u slots, rings "
+	    "%u/%u, mtu %u, generation %" PRIu64, r->path,
+	    formatted ? "formatted" : "resuming the", o->offset,
+	    want.p.slot_count, want.p.tx_size, want.p.rx_size, want.p.mtu,
+	    r->area.generation);
+	return 0;
+}
+
+int
+bridge_region_join(struct bridge *b, unsigned int i, const char *path)
+{
+	struct bridge_region *r = &b->reg[i];
+	char err[256];
+	uint32_t s, n = b->opt.params.slot_count;
+
+	memset(r, 0, sizeof(*r));
+	r->path = path;
+	r->index = i;
+	r->guard = -1;
+	if (ivpeer_connect(&r->peer, path, SCM_PROTO_V0, b->opt.nvec,
+	    JOIN_TIMEOUT_MS, err, sizeof(err)) == -1) {
+		log_err("%s: %s", path, err);
+		return -1;
+	}
+	r->joined = 1;
+	if ((r->ports = calloc(n, sizeof(*r->ports))) == NULL) {
+		log_err("out of memory for %u slots", n);
+		return -1;
+	}
+	r->nports = n;
+	for (s = 0; s < n; s++)
+		port_init(&r->ports[s], r, s, 0);
+	return 0;
+}
+
+void
+bridge_region_close(struct bridge_region *r)
+{
+	/* Our side words stay as they are: endpoints keep queueing, and
+	 * the next bridge resumes from the stored indices. */
+	unmap_area(r);
+	free(r->ports);
+	r->ports = NULL;
+	ivpeer_close(&r->peer);
+}
+
+/* Stop serving r: its slots go down, nothing of it is touched again. */
+static void
+region_stop(struct bridge *b, struct bridge_region *r)
+{
+	reset_ports(b, r);
+	r->attached = 0;
+}
+
+void
+bridge_regions_dead(struct bridge *b)
+{
+	struct bridge_region *r;
+	unsigned int i;
+
+	b->deaths = mapguard_deaths();
+	for (i = 0; i < b->nreg; i++) {
+		r = &b->reg[i];
+		if (r->map == NULL || !mapguard_dead(r->guard))
+			continue;
+		region_stop(b, r);
+		unmap_area(r);
+		r->retry_ms = clock_ms() + BRIDGE_RETRY_MS;
+		snprintf(r->why, sizeof(r->why), "truncated");
+		log_warn("%s: the region shrank under the NIC area (someone "
+		    "truncated its file); its slots stop, the other regions "
+		    "carry on; serving it again once it is big enough",
+		    r->path);
+	}
+}
+
+/* Not served: look again now and then, and say each new reason once. */
+static void
+retry(struct bridge *b, struct bridge_region *r, int64_t now)
+{
+	char why[sizeof(r->why)];
+
+	if (now < r->retry_ms)
+		return;
+	r->retry_ms = now + BRIDGE_RETRY_MS;
+	if (bridge_region_serve(b, r, why, sizeof(why)) == 0)
+		return;
+	if (strcmp(why, r->why) != 0)
+		log_warn("%s; trying again every %d s", why,
+		    BRIDGE_RETRY_MS / 1000);
+	memcpy(r->why, why, sizeof(r->why));
 }
 
 /*
@@ -166,70 +277,76 @@ reset_ports(struct bridge *b, struct bridge_region *r)
  * parameters is back.
  */
 void
-bridge_region_check(struct bridge *b, struct bridge_region *r)
+bridge_region_check(struct bridge *b, struct bridge_region *r, int64_t now)
 {
 	int err;
 
+	if (r->map == NULL) {
+		retry(b, r, now);
+		return;
+	}
 	if (r->attached) {
 		if ((err = ring_area_live(&r->area)) == RING_OK)
 			return;
-		reset_ports(b, r);
-		r->attached = 0;
+		region_stop(b, r);
 		log_warn("%s: NIC area changed under us (%s); its slots stop "
 		    "until it is valid again", r->path, ring_strerror(err));
 	}
-	/* The slot count cannot change: our ports array is sized by it. */
 	if (ring_attach(&r->area, r->map, r->maplen, r->area.offset,
-	    &r->area.geom.p) != RING_OK)
+	    &b->opt.params) != RING_OK)
 		return;
 	r->attached = 1;
+	reset_ports(b, r);
 	log_info("%s: serving the NIC area again, generation %" PRIu64,
 	    r->path, r->area.generation);
 }
 
-struct pump_arg {
-	struct bridge	*b;
-	struct bridge_region	*r;
-};
-
 static void
 peer_event(void *arg, int id, enum ivpeer_event ev)
 {
-	struct pump_arg *pa = arg;
-	struct bridge_region *r = pa->r;
-	struct ring_slot_view v;
-	char name[32];
-	uint32_t s;
+	struct bridge_region *r = arg;
 
 	if (ev == IVPEER_JOINED) {
 		log_debug("%s: peer %d joined", r->path, id);
 		return;
 	}
 	log_debug("%s: peer %d left", r->path, id);
-	for (s = 0; r->attached && s < r->area.geom.p.slot_count; s++) {
-		if (!r->ports[s].live || r->ports[s].nic_peer != (uint32_t)id)
-			continue;
-		/* A clean exit released the slot before leaving. */
-		ring_slot_view(&r->area, s, &v);
-		if (v.claim == r->ports[s].run_claim)
-			log_info("slot %s: its owner, peer %d, left the "
-			    "server holding it; reclaimed if its heartbeat "
-			    "stops", port_name(&r->ports[s], name,
-			    sizeof(name)), id);
+	port_owner_left(r, (uint32_t)id);
+}
+
+/* 1 if we could not open one more descriptor. */
+static int
+out_of_fds(int fd)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (dup != -1) {
+		close(dup);
+		return 0;
 	}
+	return errno == EMFILE;
 }
 
 void
-bridge_region_pump(struct bridge *b, struct bridge_region *r)
+bridge_region_pump(struct bridge_region *r)
 {
-	struct pump_arg pa = { b, r };
+	struct rlimit rl;
 	char err[256];
 
 	if (!r->joined)
 		return;
-	if (ivpeer_pump(&r->peer, peer_event, &pa, err, sizeof(err)) == 0)
+	if (ivpeer_pump(&r->peer, peer_event, r, err, sizeof(err)) == 0)
 		return;
 	r->joined = 0;
+	if (out_of_fds(r->peer.sock) && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		log_err("%s: out of descriptors: the limit is %llu and each "
+		    "peer costs one per vector; peers that join from now on "
+		    "cannot be rung, and slots are reclaimed on heartbeat "
+		    "alone; raise the limit (LimitNOFILE=, ulimit -Hn) and "
+		    "restart mqbridge", r->path,
+		    (unsigned long long)rl.rlim_cur);
+		return;
+	}
 	/* The doorbells we hold keep working; only news of peers stops. */
 	log_warn("%s: %s; serving its slots without news of peers",
 	    r->path, err);

@@ -1,6 +1,7 @@
 /*
- * bridge_region.h - one joined server and its region: join, map,
- * format or attach the NIC area; notice a reformat; hear of peers.
+ * bridge_region.h - one joined server and its region: join, map the NIC
+ * area and format or attach to it; notice a reformat or a truncation;
+ * retry a region we cannot serve yet; hear of peers.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -12,11 +13,18 @@
 
 #include "mqbridge/bridge/bridge.h"
 
-int	bridge_region_open(struct bridge *, unsigned int i, const char *path);
+/* Join the server at path as region i: 0, or -1 (logged). */
+int	bridge_region_join(struct bridge *, unsigned int i, const char *path);
+/* Map the area and format or attach to it: 0, or -1 with why. */
+int	bridge_region_serve(struct bridge *, struct bridge_region *,
+	    char *why, size_t len);
 void	bridge_region_close(struct bridge_region *);
-/* Reformatted under us?  Re-attach, or stop serving it. */
-void	bridge_region_check(struct bridge *, struct bridge_region *);
+/* Every tick: reformatted under us?  Not served yet?  Look again. */
+void	bridge_region_check(struct bridge *, struct bridge_region *,
+	    int64_t now_ms);
+/* Regions whose file shrank under the map stop being served. */
+void	bridge_regions_dead(struct bridge *);
 /* Server messages: peers joining and leaving. */
-void	bridge_region_pump(struct bridge *, struct bridge_region *);
+void	bridge_region_pump(struct bridge_region *);
 
 #endif /* TM_BRIDGE_REGION_H */

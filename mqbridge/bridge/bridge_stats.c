@@ -3,7 +3,11 @@
  * bytes per slot, shown in the log on SIGUSR1 and in the status file.
  *
  * The status file is rewritten whole into a temporary file next to it
- * and renamed over it, so a reader never sees half of one.  Its format
+ * and renamed over it, so a reader never sees half of one.  The
+ * temporary file gets a name nobody can guess and is created with
+ * O_EXCL (mkstemp), so a symlink planted in a shared directory is never
+ * followed: a predictable FILE.PID.tmp would let anyone who can write
+ * there make us overwrite a file of their choosing.  Its format
  * (mqbridge -h) is one record per line, "key value" pairs after a tag:
  *
  *   pid 1234
@@ -14,9 +18,13 @@
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -142,6 +150,34 @@ write_all(FILE *f, const struct bridge *b)
 	return ferror(f) ? -1 : 0;
 }
 
+/* A new temporary file beside the status file: a stream, or NULL. */
+static FILE *
+tmp_open(const char *status, char *tmp, size_t len)
+{
+	static mode_t mode;
+	FILE *f;
+	int fd;
+
+	if (mode == 0) {
+		mode = umask(0);
+		umask(mode);
+		mode = 0666 & ~mode;
+	}
+	if ((size_t)snprintf(tmp, len, "%s.XXXXXX", status) >= len) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return NULL;
+	/* mkstemp makes it 0600; readers expect what fopen would give. */
+	if (fchmod(fd, mode) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return NULL;
+	}
+	return f;
+}
+
 void
 stats_write(const struct bridge *b)
 {
@@ -152,10 +188,7 @@ stats_write(const struct bridge *b)
 
 	if (b->opt.status == NULL)
 		return;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", b->opt.status,
-	    (long)getpid()) >= sizeof(tmp))
-		return;
-	if ((f = fopen(tmp, "w")) == NULL) {
+	if ((f = tmp_open(b->opt.status, tmp, sizeof(tmp))) == NULL) {
 		bad = errno;
 		goto fail;
 	}

@@ -22,6 +22,7 @@
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,8 @@
 #include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_stats.h"
 #include "mqbridge/bridge/bridge_switch.h"
+
+#define BELL_QUIET_MS	1000
 
 static size_t
 mac_hash(const uint8_t m[6], size_t mask)
@@ -312,6 +315,35 @@ switch_round(struct bridge *b)
 	return n;
 }
 
+/*
+ * The NIC sleeps and asked for a doorbell.  Every peer holds the same
+ * eventfd, so a hostile one can make it block (lib/doorbell.c then cuts
+ * the write short): such a doorbell is left alone for BELL_QUIET_MS, so
+ * it costs us one bounded write a second, and its NIC is found by the
+ * frames it gets anyway.
+ */
+static void
+ring_nic(struct port *p)
+{
+	char name[32];
+
+	if (p->bell_quiet_ms != 0 && clock_ms() < p->bell_quiet_ms)
+		return;
+	p->bell_quiet_ms = 0;
+	if (ivpeer_ring(&p->reg->peer, (int)p->nic_peer, p->nic_vec) == 0)
+		return;
+	if (errno != ETIMEDOUT) {
+		log_debug("slot %s: no doorbell for peer %u", port_name(p,
+		    name, sizeof(name)), p->nic_peer);
+		return;
+	}
+	p->bell_quiet_ms = clock_ms() + BELL_QUIET_MS;
+	port_log(p, LOG_WARNING, "slot %s: ringing peer %u would block (its "
+	    "doorbell was made blocking and filled by a peer); not ringing "
+	    "it for %d ms", port_name(p, name, sizeof(name)), p->nic_peer,
+	    BELL_QUIET_MS);
+}
+
 void
 switch_flush(struct bridge *b)
 {
@@ -332,11 +364,8 @@ switch_flush(struct bridge *b)
 			continue;
 		}
 		ring_commit(&p->rx);
-		if (ring_wakeup_needed(&p->rx) &&
-		    ivpeer_ring(&p->reg->peer, (int)p->nic_peer,
-		    p->nic_vec) == -1)
-			log_debug("slot %u.%u: no doorbell for peer %u",
-			    p->reg->index, p->slot, p->nic_peer);
+		if (ring_wakeup_needed(&p->rx))
+			ring_nic(p);
 	}
 	b->ndirty = 0;
 }

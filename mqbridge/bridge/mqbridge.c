@@ -24,6 +24,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/proc.h"
 #include "lib/sigfd.h"
 #include "mqbridge/bridge/bridge_loop.h"
 #include "mqbridge/bridge/bridge_region.h"
@@ -54,7 +55,9 @@ static const char usage_text[] =
 "                    queued frame and every slot claim\n"
 "  --status FILE     rewrite FILE every second and on SIGUSR1 (atomically)\n"
 "  --reclaim SECONDS free a claimed slot whose owner's heartbeat stood\n"
-"                    still this long, 1-86400 (3)\n"
+"                    still this long and whose ivshmem peer has left the\n"
+"                    server (or never was on it): a paused VM keeps its\n"
+"                    slot, 1-86400 (3)\n"
 "  --budget FRAMES   frames taken from one slot per round, so a busy slot\n"
 "                    cannot starve the others, 1-65536 (64)\n"
 "  --full-wait MS    how long a frame for a full destination ring waits\n"
@@ -77,6 +80,13 @@ static const char usage_text[] =
 "A slot whose ring or control words are corrupt is logged and reset;\n"
 "the other slots carry on.\n"
 "\n"
+"Isolation: every guest maps all of its region, so the slots of one\n"
+"region are not isolated from each other.  Give each trust domain a\n"
+"region (a server) of its own; the bridge switches between regions and\n"
+"keeps them apart.  A region it cannot serve (a header it does not\n"
+"accept, a file too small or truncated) stops its own slots only and\n"
+"is tried again every second.\n"
+"\n"
 "Status file, one record per line:\n"
 "  pid PID\n"
 "  uptime SECONDS\n"
@@ -91,7 +101,8 @@ static const char usage_text[] =
 "SIGTERM and SIGINT stop the bridge (exit 0).  The slots stay as they\n"
 "are, so endpoints keep queueing until the bridge is back.\n"
 "Logs \"bridge ready: ...\" on stderr once serving.  Exit status: 0 on a\n"
-"signal, 1 on bad usage or when a region cannot be served.\n";
+"signal, 1 on bad usage, when a server cannot be joined, or when no\n"
+"region can be served.\n";
 
 enum {
 	OPT_SLOTS = 256, OPT_MTU, OPT_RING, OPT_OFFSET, OPT_FORCE,
@@ -247,27 +258,51 @@ same_region(const struct bridge *b, unsigned int i)
 	return 0;
 }
 
+/*
+ * Join every server (any failure is the operator's to fix: exit), then
+ * serve what can be served.  A region whose area we cannot serve costs
+ * its own slots only; with none served there is nothing to do.
+ */
 static int
 open_all(struct bridge *b)
 {
-	unsigned int i, s, n = 0;
+	unsigned int i, s, served = 0;
 	struct bridge_region *r;
 
 	for (i = 0; i < b->opt.nsock; i++) {
 		b->nreg = i + 1;
-		if (bridge_region_open(b, i, b->opt.sock[i]) == -1 ||
+		if (bridge_region_join(b, i, b->opt.sock[i]) == -1 ||
 		    same_region(b, i))
 			return -1;
 	}
 	for (i = 0; i < b->nreg; i++)
-		n += b->reg[i].area.geom.p.slot_count;
-	if ((b->ports = calloc(n, sizeof(*b->ports))) == NULL) {
-		log_err("out of memory for %u slots", n);
+		if (bridge_region_serve(b, &b->reg[i], b->reg[i].why,
+		    sizeof(b->reg[i].why)) == 0)
+			served++;
+	for (i = 0; i < b->nreg; i++) {
+		r = &b->reg[i];
+		if (served > 0)
+			log_info("%s: joined as peer %d", r->path, r->peer.id);
+		if (r->attached)
+			continue;
+		if (served == 0) {
+			log_err("%s", r->why);
+			continue;
+		}
+		log_warn("%s; serving the other regions, and trying this one "
+		    "again every %d s", r->why, BRIDGE_RETRY_MS / 1000);
+		r->retry_ms = clock_ms() + BRIDGE_RETRY_MS;
+	}
+	if (served == 0)
+		return -1;
+	if ((b->ports = calloc((size_t)b->nreg * b->opt.params.slot_count,
+	    sizeof(*b->ports))) == NULL) {
+		log_err("out of memory for the slots");
 		return -1;
 	}
 	for (i = 0; i < b->nreg; i++) {
 		r = &b->reg[i];
-		for (s = 0; s < r->area.geom.p.slot_count; s++) {
+		for (s = 0; s < r->nports; s++) {
 			r->ports[s].index = b->nports;
 			b->ports[b->nports++] = &r->ports[s];
 		}
@@ -296,6 +331,8 @@ main(int argc, char **argv)
 	log_init("mqbridge", 0, 0);
 	parse_opts(&b.opt, argc, argv);
 	log_init("mqbridge", b.opt.verbosity, 0);
+	/* Each peer costs one eventfd per vector: 1024 is ~1000 peers. */
+	proc_raise_nofile();
 	sigfd = sigfd_open(SIGTERM, SIGINT, SIGUSR1, 0);
 	b.stats.start_ms = clock_ms();
 	if (open_all(&b) == 0) {

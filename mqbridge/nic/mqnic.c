@@ -4,27 +4,34 @@
  *
  * This file owns the process: start-up in order (attach, area, slot,
  * TAP), the loop and its timing, signals, and leaving the slot free on
- * the way out.  The loop busy-polls for a while after the last frame,
- * then sleeps: on the TAP, our doorbell and the server's socket when we
- * are a server's peer; in a guest, where no doorbell reaches us, on the
- * TAP with a timeout that grows while nothing comes.  Every 100 ms it
- * beats the heartbeat, follows the bridge's state and checks that the
- * slot is still ours.
+ * the way out.  Everything waits on the one event loop (lib/evloop.h):
+ * the signals, the TAP, our doorbell and the server's socket are its
+ * handles, and a timer ticks every 100 ms to beat the heartbeat, follow
+ * the bridge's state and check that the slot is still ours.
+ *
+ * The loop busy-polls for a while after the last frame, then sleeps:
+ * with the need-wakeup flag up when a doorbell can reach us (a server's
+ * peer); in a guest, where none can, in naps that grow while nothing
+ * comes; and while the bridge lags (our TX ring full), in naps too, with
+ * the TAP left unread so that the kernel holds the sender back.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+#include "lib/evloop.h"
 #include "lib/log.h"
+#include "lib/mapguard.h"
+#include "lib/proc.h"
 #include "lib/sigfd.h"
 #include "mqbridge/nic/nic_attach.h"
 #include "mqbridge/nic/nic_link.h"
@@ -32,11 +39,11 @@
 #include "mqbridge/nic/nic_ivshmem.h"
 #include "mqbridge/nic/nic_tap.h"
 
-#define TICK_NS		100000000LL	/* heartbeat and state */
-#define SPIN_NS		100000LL	/* busy-poll after a frame */
-#define NAP_MIN_NS	20000LL		/* guest polling: first nap */
-#define NAP_GUEST_NS	1000000LL	/* guest polling: longest nap */
-#define NAP_FULL_NS	10000000LL	/* TX ring full: longest nap */
+#define TICK_US		100000		/* heartbeat and state */
+#define SPIN_US		100		/* busy-poll after a frame */
+#define NAP_MIN_US	20		/* guest polling: first nap */
+#define NAP_GUEST_US	1000		/* guest polling: longest nap */
+#define NAP_FULL_US	10000		/* TX ring full: longest nap */
 
 struct nic {
 	struct nic_opts	 o;
@@ -46,52 +53,130 @@ struct nic {
 	struct nic_link	 link;
 	int		 attached;
 	int		 have_tap;
-	int		 rc;		/* exit status */
+	int		 stopping;	/* a stop signal came */
+	enum nic_hold	 lost;		/* the tick found the slot not ours */
+	struct evloop	 loop;
+	int		 sigfd;
+	struct ev_io	 sig_io, tap_io, bell_io, sock_io;
+	struct ev_timer	 tick;
 };
 
-static int sigfd = -1;
-static int stopping;
-
-/* ---- Signals --------------------------------------------------------- */
+/* ---- Handles --------------------------------------------------------- */
 
 static void
-signals_init(void)
+on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
 {
-	/* Blocked everywhere, read from the loop: no handler races. */
-	sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
-}
-
-/* Take pending signals; 1 once a stop signal came. */
-static int
-signals_take(const struct nic *n)
-{
+	struct nic *n = io->arg;
 	struct signalfd_siginfo si;
 
-	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	(void)l;
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGUSR1) {
-			if (n != NULL)
+			if (n->have_tap)
 				nic_link_report(&n->link);
-		} else if (!stopping) {
+		} else if (!n->stopping) {
 			log_info("stopping on %s",
 			    strsignal((int)si.ssi_signo));
-			stopping = 1;
+			n->stopping = 1;
 		}
 	}
-	return stopping;
 }
 
-static int
-stop_requested(void)
+/* The TAP and our doorbell only wake us: the loop's pump does the rest. */
+static void
+on_wake(struct evloop *l, struct ev_io *io, uint32_t events)
 {
-	return signals_take(NULL);
+	(void)l;
+	(void)io;
+	(void)events;
+}
+
+static void
+on_bell(struct evloop *l, struct ev_io *io, uint32_t events)
+{
+	struct nic *n = io->arg;
+
+	(void)l;
+	(void)events;
+	(void)nic_ivshmem_take(&n->dev);
+}
+
+static void
+on_sock(struct evloop *l, struct ev_io *io, uint32_t events)
+{
+	struct nic *n = io->arg;
+
+	(void)events;
+	nic_ivshmem_pump(&n->dev);
+	if (nic_ivshmem_server_fd(&n->dev) == -1)
+		ev_io_stop(l, io);
+}
+
+static void
+on_tick(struct evloop *l, struct ev_timer *t)
+{
+	struct nic *n = t->arg;
+
+	ev_timer_start(l, t, TICK_US, on_tick, n);
+	if (n->lost != NIC_HELD)
+		return;
+	n->lost = nic_slot_check(&n->slot);
+	/* The check itself may be the touch that found the file short. */
+	if (nic_area_dead(&n->slot))
+		n->lost = NIC_DEAD;
+	if (n->lost != NIC_HELD)
+		return;
+	nic_beat(&n->slot);
+	nic_link_step(&n->link);
+}
+
+static void
+turn(struct nic *n, int64_t max_us)
+{
+	if (ev_run_once(&n->loop, max_us) == -1)
+		log_warn("epoll_wait: %s", strerror(errno));
+}
+
+/* The TAP is watched unless our TX ring is full (or we are not up). */
+static void
+watch_tap(struct nic *n, int on)
+{
+	if (on && !n->tap_io.active &&
+	    ev_io_start(&n->loop, &n->tap_io, n->tap.fd, EPOLLIN, on_wake,
+	    n) == -1)
+		log_warn("cannot watch TAP %s: %s", n->tap.name,
+		    strerror(errno));
+	if (!on)
+		ev_io_stop(&n->loop, &n->tap_io);
+}
+
+static void
+watch(struct nic *n, struct ev_io *io, int fd, ev_io_fn *fn)
+{
+	if (fd != -1 && ev_io_start(&n->loop, io, fd, EPOLLIN, fn, n) == -1)
+		fatal("cannot watch descriptor %d: %s", fd, strerror(errno));
 }
 
 /* ---- Start-up -------------------------------------------------------- */
 
+/* nic_attach() and nic_claim() wait on the loop, so signals and the
+ * server's news are served meanwhile. */
+static int
+wait_turn(void *arg, int64_t us)
+{
+	struct nic *n = arg;
+	int64_t until = clock_us() + us;
+
+	while (!n->stopping && clock_us() < until)
+		turn(n, until - clock_us());
+	return n->stopping;
+}
+
 static int64_t
 deadline(const struct nic *n)
 {
-	return nic_now_ns() + (int64_t)n->o.wait_s * 1000000000LL;
+	return clock_us() + (int64_t)n->o.wait_s * 1000000;
 }
 
 /* Area, slot, link; the TAP only once.  0, 1 on error, 2 if stopped. */
@@ -101,12 +186,12 @@ session_start(struct nic *n)
 	char err[512];
 	int rc;
 
-	rc = nic_attach(&n->slot, n->dev.region_fd, n->dev.region_size,
-	    n->o.offset, deadline(n), stop_requested, err, sizeof(err));
+	rc = nic_attach(&n->slot, n->dev.region_fd, n->o.offset, deadline(n),
+	    wait_turn, n, err, sizeof(err));
 	if (rc == 0) {
 		n->attached = 1;
 		rc = nic_claim(&n->slot, n->o.mac, n->dev.id, deadline(n),
-		    stop_requested, err, sizeof(err));
+		    wait_turn, n, err, sizeof(err));
 	}
 	if (rc == -2)
 		return 2;
@@ -125,6 +210,9 @@ session_start(struct nic *n)
 	    sizeof(err)) == -1)
 		log_warn("%s", err);
 	nic_link_init(&n->link, &n->slot.a, n->slot.slot, &n->dev, &n->tap);
+	n->lost = NIC_HELD;
+	watch_tap(n, 1);
+	ev_timer_start(&n->loop, &n->tick, 0, on_tick, n);
 	log_info("mqnic ready: slot %u tap %s mac %s", n->slot.slot,
 	    n->tap.name, n->o.macstr);
 	return 0;
@@ -133,6 +221,9 @@ session_start(struct nic *n)
 static void
 session_end(struct nic *n, enum nic_hold hold)
 {
+	ev_timer_stop(&n->loop, &n->tick);
+	if (n->have_tap)
+		watch_tap(n, 0);
 	if (n->slot.token != 0)
 		nic_link_down(&n->link, hold == NIC_HELD);
 	if (hold == NIC_HELD)
@@ -146,13 +237,17 @@ session_end(struct nic *n, enum nic_hold hold)
 
 /* ---- The loop -------------------------------------------------------- */
 
-/* The slot lost or the area reformatted under us: start over. */
+/* The slot lost, the area reformatted or truncated under us: start over. */
 static int
 recover(struct nic *n, enum nic_hold hold)
 {
 	if (hold == NIC_LOST)
 		log_warn("slot %u was reclaimed by the bridge (were we "
 		    "stopped?); claiming a slot again", n->slot.slot);
+	else if (hold == NIC_DEAD)
+		log_warn("the region's file shrank under the NIC area "
+		    "(someone truncated it); the link is down, attaching "
+		    "again once it is back (waiting up to %u s)", n->o.wait_s);
 	else
 		log_warn("the NIC area was reformatted or damaged; attaching "
 		    "again");
@@ -160,121 +255,96 @@ recover(struct nic *n, enum nic_hold hold)
 	return session_start(n);
 }
 
-static int
-tick(struct nic *n)
-{
-	enum nic_hold hold;
-	int rc;
-
-	if (signals_take(n))
-		return 2;
-	if ((hold = nic_slot_check(&n->slot)) != NIC_HELD &&
-	    (rc = recover(n, hold)) != 0)
-		return rc;
-	nic_beat(&n->slot);
-	nic_ivshmem_pump(&n->dev);
-	nic_link_step(&n->link);
-	return 0;
-}
-
-static int64_t
-min64(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Sleep until something happens or timeout_ns passes. */
+/* Ask for a doorbell, or nap, and sleep until something happens. */
 static void
-sleep_once(struct nic *n, int64_t timeout_ns, int64_t *nap)
+sleep_once(struct nic *n, int64_t *nap)
 {
-	struct pollfd pfd[4];
-	struct timespec ts;
-	int bell = nic_ivshmem_bell_fd(&n->dev), k = 0, ib = -1, is = -1;
+	int bell = nic_ivshmem_bell_fd(&n->dev) != -1;
 	int running = nic_link_running(&n->link);
+	int64_t max_us = -1;
 
-	if (running && bell != -1 && nic_link_arm(&n->link))
+	if (running && bell && nic_link_arm(&n->link))
 		return;
-	if (running && (bell == -1 || n->link.tx_full)) {
+	if (running && (!bell || n->link.tx_full)) {
 		/* Polling: for the guest's RX ring, or for TX space. */
-		timeout_ns = min64(timeout_ns, *nap);
-		*nap = min64(*nap * 2, n->link.tx_full ? NAP_FULL_NS :
-		    NAP_GUEST_NS);
+		max_us = *nap;
+		*nap *= 2;
+		if (*nap > (n->link.tx_full ? NAP_FULL_US : NAP_GUEST_US))
+			*nap = n->link.tx_full ? NAP_FULL_US : NAP_GUEST_US;
 	}
-	pfd[k++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-	if (!n->link.tx_full)
-		pfd[k++] = (struct pollfd){ .fd = n->tap.fd, .events = POLLIN };
-	if (running && bell != -1) {
-		ib = k;
-		pfd[k++] = (struct pollfd){ .fd = bell, .events = POLLIN };
-	}
-	if (nic_ivshmem_server_fd(&n->dev) != -1) {
-		is = k;
-		pfd[k++] = (struct pollfd){ .fd = nic_ivshmem_server_fd(&n->dev),
-		    .events = POLLIN };
-	}
-	ts.tv_sec = timeout_ns / 1000000000LL;
-	ts.tv_nsec = timeout_ns % 1000000000LL;
-	if (ppoll(pfd, (nfds_t)k, &ts, NULL) > 0) {
-		if (ib != -1 && (pfd[ib].revents & POLLIN))
-			(void)nic_ivshmem_take(&n->dev);
-		if (is != -1 && pfd[is].revents != 0)
-			nic_ivshmem_pump(&n->dev);
-	}
+	watch_tap(n, !n->link.tx_full);
+	turn(n, max_us);
 	nic_link_disarm(&n->link);
 }
 
 static int
 run(struct nic *n)
 {
-	int64_t now, next_tick = 0, last_work = 0, nap = NAP_MIN_NS;
+	int64_t last_work = 0, nap = NAP_MIN_US;
 	int rc;
 
 	for (;;) {
-		now = nic_now_ns();
-		if (now >= next_tick) {
-			if ((rc = tick(n)) != 0)
-				return rc;
-			next_tick = now + TICK_NS;
-		}
+		if (n->stopping)
+			return 2;
+		if (n->lost == NIC_HELD && nic_area_dead(&n->slot))
+			n->lost = NIC_DEAD;
+		if (n->lost != NIC_HELD && (rc = recover(n, n->lost)) != 0)
+			return rc;
 		if (nic_link_pump(&n->link) > 0) {
-			last_work = now;
-			nap = NAP_MIN_NS;
+			last_work = clock_us();
+			nap = NAP_MIN_US;
+		} else if (n->link.tap_dead)
+			return 1;
+		else if (!nic_link_running(&n->link) ||
+		    clock_us() - last_work >= SPIN_US) {
+			sleep_once(n, &nap);
 			continue;
 		}
-		if (n->link.tap_dead)
-			return 1;
-		if (nic_link_running(&n->link) && now - last_work < SPIN_NS)
-			continue;
-		sleep_once(n, next_tick - now, &nap);
+		if (ev_timer_left(&n->loop) == 0)
+			turn(n, 0);
 	}
+}
+
+static void
+loop_init(struct nic *n)
+{
+	if (ev_init(&n->loop) == -1)
+		fatal("epoll_create1: %s", strerror(errno));
+	/* Blocked everywhere, read from the loop: no handler races. */
+	n->sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
+	watch(n, &n->sig_io, n->sigfd, on_signal);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct nic n;
+	static struct nic n;
 	char err[512];
 	int rc;
 
-	memset(&n, 0, sizeof(n));
 	log_init("mqnic", 0, 0);
 	nic_opts_parse(argc, argv, &n.o);
 	log_init("mqnic", n.o.verbosity, 0);
-	signals_init();
+	/* The server hands us one eventfd per peer and vector. */
+	proc_raise_nofile();
+	loop_init(&n);
 	if (nic_ivshmem_open(&n.dev, &n.o, 10000, err, sizeof(err)) == -1) {
 		nic_ivshmem_close(&n.dev);
 		fatal("%s", err);
 	}
+	watch(&n, &n.bell_io, nic_ivshmem_bell_fd(&n.dev), on_bell);
+	watch(&n, &n.sock_io, nic_ivshmem_server_fd(&n.dev), on_sock);
 	rc = session_start(&n);
 	if (rc == 0)
 		rc = run(&n);
 	if (n.have_tap)
 		nic_link_report(&n.link);
-	session_end(&n, n.slot.token != 0 ? nic_slot_check(&n.slot) :
-	    NIC_LOST);
+	session_end(&n, n.slot.token == 0 ? NIC_LOST : nic_area_dead(&n.slot) ?
+	    NIC_DEAD : nic_slot_check(&n.slot));
 	if (n.have_tap)
 		nic_tap_close(&n.tap);
 	nic_ivshmem_close(&n.dev);
-	close(sigfd);
+	ev_free(&n.loop);
+	close(n.sigfd);
 	return rc == 2 ? 0 : rc;
 }

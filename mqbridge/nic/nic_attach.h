@@ -16,6 +16,7 @@
 struct nic_slot {
 	unsigned char	*map;		/* the area alone */
 	size_t		 maplen;
+	int		 guard;		/* lib/mapguard.h handle */
 	struct ring_area a;
 	uint32_t	 slot;
 	uint64_t	 token;		/* our claim; 0 when none */
@@ -25,28 +26,32 @@ struct nic_slot {
 enum nic_hold {
 	NIC_HELD = 0,
 	NIC_LOST = 1,		/* the bridge reclaimed our slot */
-	NIC_GONE = 2		/* the area was reformatted or damaged */
+	NIC_GONE = 2,		/* the area was reformatted or damaged */
+	NIC_DEAD = 3		/* the region's file shrank under the area */
 };
 
-/* A callback that says whether to give up waiting (a stop signal). */
-typedef int nic_stop_fn(void);
+/* Wait up to us microseconds, serving the event loop meanwhile; 1 if we
+ * must stop waiting (a stop signal). */
+typedef int nic_wait_fn(void *arg, int64_t us);
 
 /*
  * Map the area at offset of the region behind fd, waiting until
- * deadline_ns (CLOCK_MONOTONIC) for it to be formatted.  0, or -1 with a
- * one-line reason in err.
+ * deadline_us (lib/clock.h) for it to be formatted.  0, -1 with a
+ * one-line reason in err, or -2 if told to stop.
  */
-int	nic_attach(struct nic_slot *, int fd, uint64_t region_size,
-	    uint64_t offset, int64_t deadline_ns, nic_stop_fn *, char *err,
+int	nic_attach(struct nic_slot *, int fd, uint64_t offset,
+	    int64_t deadline_us, nic_wait_fn *, void *arg, char *err,
 	    size_t len);
 /*
  * Claim a free slot for mac and publish our identity (state reset).
  * Refused when mac is live in another slot or no slot is free; a slot of
- * mac whose owner stopped beating is waited for until deadline_ns, as the
- * bridge reclaims it.
+ * mac whose owner stopped beating is waited for until deadline_us, as the
+ * bridge reclaims it (or taken back at once if its owner had our peer
+ * ID: an earlier run of ours).
  */
 int	nic_claim(struct nic_slot *, const uint8_t mac[6], uint32_t peer_id,
-	    int64_t deadline_ns, nic_stop_fn *, char *err, size_t len);
+	    int64_t deadline_us, nic_wait_fn *, void *arg, char *err,
+	    size_t len);
 /* Is the slot still ours, in the area we attached to? */
 enum nic_hold nic_slot_check(const struct nic_slot *);
 void	nic_beat(const struct nic_slot *);
@@ -55,6 +60,8 @@ void	nic_release(struct nic_slot *);
 /* Forget a claim that is no longer ours, without touching the slot. */
 void	nic_forget(struct nic_slot *);
 void	nic_detach(struct nic_slot *);
-int64_t	nic_now_ns(void);
+void	nic_detach_map(struct nic_slot *, void *map, size_t len);
+/* 1 once the region's file was truncated under the area. */
+int	nic_area_dead(const struct nic_slot *);
 
 #endif /* TM_NIC_ATTACH_H */

@@ -5,8 +5,13 @@
  * Frames move only in run.  The rings are opened on the way from init to
  * ready, resuming from the stored indices; a corrupt RX ring is ours to
  * repair (we consume it), a corrupt TX ring the bridge's, so we wait in
- * init for it.  Any slot error on the way takes us back to reset, which
- * the bridge follows.
+ * init for it, but only while the bridge is in init too: a bridge past
+ * init will not repair any more, and waiting on it would hold the slot
+ * down for good.  Then, and when our rings go bad while we wait in ready,
+ * we reset, so that both sides come back through init and repair.  Any
+ * slot error on the way takes us back to reset, which the bridge
+ * follows.  Log lines are rate-limited (lib/loglimit.h): a peer
+ * scribbling over the slot must not flood the log.
  *
  * A frame from the TAP is read straight into its TX buffer; the rest of
  * an oversized frame spills into a scratch buffer, so it is seen whole,
@@ -23,10 +28,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/nic/nic_link.h"
 
 #define SPILL	65536		/* past any frame a TAP holds */
+#define BELL_QUIET_US	1000000	/* a blocking doorbell is left alone */
 
 #define WARN_BELL	1
 #define WARN_TXWAIT	2
@@ -54,16 +64,35 @@ nic_link_running(const struct nic_link *l)
 
 /* ---- State ----------------------------------------------------------- */
 
+/* A line about the link, unless it has had its share. */
+static void
+link_log(struct nic_link *l, int level, const char *fmt, ...)
+{
+	char line[512];
+	unsigned int held;
+	va_list ap;
+
+	if (!loglimit_ok(&l->log, clock_ms()))
+		return;
+	if ((held = loglimit_take_held(&l->log)) > 0)
+		log_info("%u more lines about the link not logged (at most %d "
+		    "at once, then one a second)", held, LOGLIMIT_BURST);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(level, "%s", line);
+}
+
 static void
 go(struct nic_link *l, enum ring_state next, uint32_t bridge)
 {
 	if (next == RING_RUN) {
 		nic_tap_carrier(l->tap, 1);
-		log_info("link up: slot %u served by bridge peer %u", l->slot,
-		    bridge);
+		link_log(l, LOG_INFO, "link up: slot %u served by bridge peer "
+		    "%u", l->slot, bridge);
 	} else if (l->own == RING_RUN) {
 		nic_tap_carrier(l->tap, 0);
-		log_info("link down: slot %u goes to %s", l->slot,
+		link_log(l, LOG_INFO, "link down: slot %u goes to %s", l->slot,
 		    ring_state_name(next));
 	}
 	if (next == RING_RESET) {
@@ -82,12 +111,13 @@ slot_error(struct nic_link *l, const struct ring *r)
 	char why[160];
 
 	ring_describe(r, why, sizeof(why));
-	log_warn("%s; resetting the link", why);
+	link_log(l, LOG_WARNING, "%s; resetting the link", why);
 	l->st.resets++;
 	go(l, RING_RESET, 0);
 }
 
-/* Both rings, resumed from the stored indices: 1 once they are. */
+/* Both rings, resumed from the stored indices: 1 once they are, 0 while
+ * the TX ring waits for the bridge's repair. */
 static int
 open_rings(struct nic_link *l)
 {
@@ -97,15 +127,15 @@ open_rings(struct nic_link *l)
 		return 1;
 	if (ring_open(&l->rx, l->a, l->slot, RING_RX, RING_NIC) != RING_OK) {
 		ring_describe(&l->rx, why, sizeof(why));
-		log_warn("%s; dropping what it held", why);
+		link_log(l, LOG_WARNING, "%s; dropping what it held", why);
 		l->st.resets++;
 		ring_repair(&l->rx);
 	}
 	if (ring_open(&l->tx, l->a, l->slot, RING_TX, RING_NIC) != RING_OK) {
 		if (!(l->warned & WARN_TXWAIT)) {
 			ring_describe(&l->tx, why, sizeof(why));
-			log_warn("%s; waiting for the bridge to repair it",
-			    why);
+			link_log(l, LOG_WARNING, "%s; waiting for the bridge "
+			    "to repair it", why);
 		}
 		l->warned |= WARN_TXWAIT;
 		return 0;
@@ -115,20 +145,44 @@ open_rings(struct nic_link *l)
 	return 1;
 }
 
+/* In ready we wait for the bridge; rings gone bad meanwhile would stop
+ * it from coming up, and only a reset brings both back to repair. */
+static int
+still_ready(struct nic_link *l)
+{
+	struct ring t;
+
+	if (ring_open(&t, l->a, l->slot, RING_TX, RING_NIC) == RING_OK &&
+	    ring_open(&t, l->a, l->slot, RING_RX, RING_NIC) == RING_OK)
+		return 1;
+	slot_error(l, &t);
+	return 0;
+}
+
 /* One transition, if the bridge's state calls for it: 1 if we moved. */
 static int
 step_once(struct nic_link *l)
 {
 	struct ring_slot_view v;
-	enum ring_state next;
+	enum ring_state next, peer;
 
 	/* A bad bridge side reads as reset; that is all we need of it. */
 	(void)ring_slot_view(l->a, l->slot, &v);
-	next = ring_state_next(l->own, v.side[RING_BRIDGE].state);
+	peer = v.side[RING_BRIDGE].state;
+	next = ring_state_next(l->own, peer);
+	if (l->own == RING_READY && next == RING_READY)
+		return !still_ready(l);
 	if (next == l->own)
 		return 0;
-	if (l->own == RING_INIT && next == RING_READY && !open_rings(l))
-		return 0;
+	if (l->own == RING_INIT && next == RING_READY && !open_rings(l)) {
+		if (peer < RING_READY)
+			return 0;	/* it repairs on its way to ready */
+		link_log(l, LOG_WARNING, "slot %u tx: the bridge is in %s "
+		    "and will not repair the ring; resetting the link",
+		    l->slot, ring_state_name(peer));
+		l->st.resets++;
+		next = RING_RESET;
+	}
 	go(l, next, v.side[RING_BRIDGE].peer_id);
 	return 1;
 }
@@ -160,26 +214,42 @@ nic_link_down(struct nic_link *l, int slot_ours)
 
 /* ---- Doorbells ------------------------------------------------------- */
 
+/*
+ * The bridge sleeps and asked for a doorbell.  Every peer holds the same
+ * eventfd, so a hostile one can make it block (lib/doorbell.c then cuts
+ * the write short): we leave it alone for BELL_QUIET_US, and the bridge
+ * finds our frames at its next tick.
+ */
 static void
 ring_bridge(struct nic_link *l)
 {
 	struct ring_slot_view v;
 	uint32_t id, vec;
+	int blocked = 0;
 
+	if (l->bell_quiet_us != 0 && clock_us() < l->bell_quiet_us)
+		return;
+	l->bell_quiet_us = 0;
 	(void)ring_slot_view(l->a, l->slot, &v);
 	id = v.side[RING_BRIDGE].peer_id;
 	vec = v.side[RING_BRIDGE].vector;
-	if (id <= RING_PEER_MAX && vec < RING_VECTORS_MAX &&
-	    nic_ivshmem_ring(l->dev, id, vec) == 0) {
-		l->st.bells++;
-		l->warned &= ~WARN_BELL;
-		return;
+	if (id <= RING_PEER_MAX && vec < RING_VECTORS_MAX) {
+		errno = 0;
+		if (nic_ivshmem_ring(l->dev, id, vec) == 0) {
+			l->st.bells++;
+			l->warned &= ~WARN_BELL;
+			return;
+		}
+		blocked = errno == ETIMEDOUT;
 	}
 	l->st.bell_fail++;
+	if (blocked)
+		l->bell_quiet_us = clock_us() + BELL_QUIET_US;
 	if (!(l->warned & WARN_BELL))
-		log_warn("cannot ring the bridge (peer %u, vector %u): it is "
-		    "not on our server; it finds our frames only by polling",
-		    id, vec);
+		link_log(l, LOG_WARNING, "cannot ring the bridge (peer %u, "
+		    "vector %u): %s; it finds our frames by polling", id, vec,
+		    blocked ? "its doorbell would block (a peer made it "
+		    "blocking and filled it)" : "it is not on our server");
 	l->warned |= WARN_BELL;
 }
 

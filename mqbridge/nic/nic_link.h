@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "lib/loglimit.h"
 #include "mqbridge/nic/nic_ivshmem.h"
 #include "mqbridge/nic/nic_tap.h"
 #include "mqbridge/slot/ring.h"
@@ -38,6 +39,8 @@ struct nic_link {
 	int		 armed;		/* asked for doorbells */
 	int		 tap_dead;	/* errno of a TAP gone away */
 	int		 warned;	/* a log line per kind of trouble */
+	struct loglimit	 log;		/* and not too many in all */
+	int64_t		 bell_quiet_us;	/* the bridge's doorbell would block */
 	struct nic_stats st;
 };
 

@@ -136,25 +136,43 @@ netns() {
 }
 
 # nic NAME NS MAC ADDR: mqnic in namespace NS with a TAP named mq0 that
-# gets ADDR (e.g. 10.77.0.1/24); returns once it is ready.
+# gets ADDR (e.g. 10.77.0.1/24); returns once it is ready, its pid in
+# $NIC_PID (ip netns exec execs it).
 nic() {
 	local name=$1 ns=$2 mac=$3 addr=$4
 	bg "$name" ip netns exec "$ns" "$MQNIC" -p "$SOCK" --mac "$mac" \
 	    --tap mq0
+	NIC_PID=$BG_PID
 	wait_for "$T/$name.err" "mqnic ready" || return 1
 	ip -n "$ns" addr add "$addr" dev mq0 &&
 	    ip -n "$ns" link set mq0 up
 }
 
-# The common start: server, bridge, and mqnic endpoints nica (10.77.0.1,
-# namespace $nsa) and nicb (10.77.0.2, $nsb) on it.
+# two_nics [BRIDGE ARGS...]: the common start: server, bridge, and mqnic
+# endpoints nica (10.77.0.1, namespace $nsa, pid $NICA_PID) and nicb
+# (10.77.0.2, $nsb, $NICB_PID) on it.
 two_nics() {
 	need_mqnic
 	need_net
 	start_server -f "$REGION"
-	start_bridge -p "$SOCK"
+	start_bridge -p "$SOCK" "$@"
 	nsa=$(netns a)
 	nsb=$(netns b)
 	nic nica "$nsa" "$MAC_A" 10.77.0.1/24
+	NICA_PID=$NIC_PID
 	nic nicb "$nsb" "$MAC_B" 10.77.0.2/24
+	NICB_PID=$NIC_PID
+}
+
+# wait_sysnet_up NS: mq0 in NS has its carrier (the kernel's link watch
+# settles operstate up to a second after the change).
+wait_sysnet_up() {
+	local i v
+	for ((i = 0; i < 150; i++)); do
+		v=$(ip netns exec "$1" cat /sys/class/net/mq0/operstate 2>/dev/null)
+		[ "$v" = up ] && return 0
+		sleep 0.02
+	done
+	echo "# mq0 in $1 is '$v', not up" >&2
+	return 1
 }

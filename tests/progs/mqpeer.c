@@ -14,21 +14,37 @@
  *                        (a MAC, or "bcast") from SRC (our MAC); ethertype
  *                        0x88b5, payload: a sequence number and our tag
  *   expect N             wait until N frames have come in all told
- *   pause                wait for SIGUSR1
+ *   pause                wait for a SIGUSR1 (one that came before the
+ *                        step counts: each pause takes one)
  *   deaf                 stop reading the RX ring (frames pile up there)
  *   listen               read it again
+ *   jam                  hostile: make our own doorbell's eventfd blocking
+ *                        (the bridge holds the same open file description)
+ *                        and fill its counter, then stay deaf with the
+ *                        need-wakeup flag up, so the bridge rings it at
+ *                        every frame it gives us
+ *   jam-bridge           hostile: make the bridge's doorbell blocking and
+ *                        keep its counter full (a child refills it each
+ *                        time the bridge reads it), so whoever rings the
+ *                        bridge would block
  *   hold                 serve until SIGTERM
  *   crash                exit at once, slot still claimed
  *
- * stdout: "slot S peer P" once claimed, "state run" on reaching run, and
- * "rx src SRC dst DST len LEN seq N" per frame.  Exit: 0 done or SIGTERM,
- * 1 usage or set-up error, 3 a step timed out (-w, default 10 s).
+ * mqpeer follows the state machine as mqnic does, including its rules for
+ * converging from any state (nic_link.c): a TX ring the bridge must
+ * repair is waited for only while the bridge is in init.
+ *
+ * stdout: "slot S peer P" once claimed, "state run" on reaching run,
+ * "jammed" after a jam step, and "rx src SRC dst DST len LEN seq N" per
+ * frame.  Exit: 0 done or SIGTERM, 1 usage or set-up error, 3 a step
+ * timed out (-w, default 10 s).
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/ivpeer.h"
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -59,26 +76,22 @@ struct peer {
 	uint64_t	 got, seq;
 	int64_t		 next_beat, wait_ms;
 	int		 deaf;		/* leave the RX ring unread */
+	int		 jam;		/* our doorbell is jammed: leave it */
+	pid_t		 refill;	/* jam-bridge's child */
 };
 
+/* SIGUSR1s received, and taken by pause steps: none is lost when it
+ * comes before its pause begins. */
 static volatile sig_atomic_t stop, usr1;
+static sig_atomic_t usr1_taken;
 
 static void
 on_signal(int sig)
 {
 	if (sig == SIGUSR1)
-		usr1 = 1;
+		usr1++;
 	else
 		stop = 1;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -159,6 +172,7 @@ claim(struct peer *p)
 	return 0;
 }
 
+/* 1 once both rings are open; 0 while TX waits for the bridge. */
 static int
 open_rings(struct peer *p)
 {
@@ -167,29 +181,46 @@ open_rings(struct peer *p)
 	err = ring_open(&p->rx, &p->area, p->slot, RING_RX, RING_NIC);
 	if (err != RING_OK)
 		ring_repair(&p->rx);	/* we consume RX: ours to fix */
-	/* We produce TX: the bridge repairs it; retry next tick. */
+	/* We produce TX: the bridge repairs it on its way to ready. */
 	err = ring_open(&p->tx, &p->area, p->slot, RING_TX, RING_NIC);
-	return err == RING_OK ? 0 : -1;
+	return err == RING_OK;
+}
+
+static int
+rings_sound(struct peer *p)
+{
+	struct ring t;
+
+	return ring_open(&t, &p->area, p->slot, RING_TX, RING_NIC) ==
+	    RING_OK && ring_open(&t, &p->area, p->slot, RING_RX, RING_NIC) ==
+	    RING_OK;
 }
 
 static void
 tick(struct peer *p)
 {
 	struct ring_slot_view v;
-	enum ring_state next;
+	enum ring_state next, peer;
 
-	if (now_ms() >= p->next_beat) {
+	if (clock_ms() >= p->next_beat) {
 		ring_side_beat(&p->area, p->slot, RING_NIC);
-		p->next_beat = now_ms() + 100;
+		p->next_beat = clock_ms() + 100;
 	}
 	ring_slot_view(&p->area, p->slot, &v);
 	p->bridge_peer = v.side[RING_BRIDGE].peer_id;
 	p->bridge_vec = v.side[RING_BRIDGE].vector;
-	next = ring_state_next(p->state, v.side[RING_BRIDGE].state);
+	peer = v.side[RING_BRIDGE].state;
+	next = ring_state_next(p->state, peer);
+	/* Converge from any state, as mqnic does (nic_link.c). */
+	if (p->state == RING_READY && next == RING_READY && !rings_sound(p))
+		next = RING_RESET;
 	if (next == p->state)
 		return;
-	if (next == RING_READY && open_rings(p) == -1)
-		return;
+	if (p->state == RING_INIT && next == RING_READY && !open_rings(p)) {
+		if (peer < RING_READY)
+			return;
+		next = RING_RESET;
+	}
 	p->state = next;
 	ring_side_state(&p->area, p->slot, RING_NIC, next);
 	if (next == RING_RUN) {
@@ -240,6 +271,12 @@ pump(struct peer *p)
 	receive(p);
 	if (ivpeer_pump(&p->iv, NULL, NULL, err, sizeof(err)) == -1)
 		fatal("%s", err);
+	if (p->jam) {
+		/* The flag stays up, the doorbell full and unread. */
+		ring_wakeup_arm(&p->rx, 1);
+		poll(NULL, 0, 10);
+		return;
+	}
 	if (p->state == RING_RUN && !p->deaf) {
 		ring_wakeup_arm(&p->rx, 1);
 		if (ring_avail(&p->rx, &n) != RING_OK || n > 0) {
@@ -262,7 +299,7 @@ send_one(struct peer *p, const uint8_t dst[6], const uint8_t src[6],
 	int got;
 
 	while ((got = ring_reserve(&p->tx, &buf)) != 1) {
-		if (got < 0 || stop || now_ms() > deadline)
+		if (got < 0 || stop || clock_ms() > deadline)
 			fatal("tx ring %s", got < 0 ? "faulted" : "stayed full");
 		pump(p);
 	}
@@ -278,18 +315,68 @@ send_one(struct peer *p, const uint8_t dst[6], const uint8_t src[6],
 		ivpeer_ring(&p->iv, (int)p->bridge_peer, p->bridge_vec);
 }
 
+/* ---- Hostile steps --------------------------------------------------- */
+
+#define EVENTFD_MAX	0xfffffffffffffffeULL
+
+/* O_NONBLOCK off in the open file description every peer shares. */
+static void
+make_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		fatal("fcntl: %s", strerror(errno));
+}
+
+/* Our own doorbell: whoever rings it now would block. */
+static void
+jam_own(struct peer *p)
+{
+	uint64_t v = EVENTFD_MAX;
+
+	make_blocking(p->iv.own[0]);
+	if (write(p->iv.own[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
+		fatal("filling our doorbell: %s", strerror(errno));
+	p->deaf = 1;
+	p->jam = 1;
+}
+
+/* The bridge's doorbell, kept full by a child: each time the bridge
+ * reads it, the child's blocked write fills it again. */
+static void
+jam_bridge(struct peer *p)
+{
+	uint64_t v = EVENTFD_MAX;
+	int fd;
+
+	if (p->bridge_peer >= IVPEER_IDS ||
+	    !ivpeer_known(&p->iv, (int)p->bridge_peer))
+		fatal("jam-bridge: the bridge's doorbell is unknown");
+	fd = p->iv.vfd[(size_t)p->bridge_peer * p->iv.nvec + p->bridge_vec];
+	make_blocking(fd);
+	if ((p->refill = fork()) == -1)
+		fatal("fork: %s", strerror(errno));
+	if (p->refill == 0) {
+		signal(SIGTERM, SIG_DFL);
+		for (;;)
+			if (write(fd, &v, sizeof(v)) == -1 && errno != EINTR)
+				_exit(1);
+	}
+}
+
 /* ---- Steps ----------------------------------------------------------- */
 
 static void
 until(struct peer *p, int (*done)(struct peer *, uint64_t), uint64_t arg,
     const char *what)
 {
-	int64_t deadline = now_ms() + p->wait_ms;
+	int64_t deadline = clock_ms() + p->wait_ms;
 
 	while (!done(p, arg)) {
 		if (stop)
 			return;
-		if (now_ms() > deadline) {
+		if (clock_ms() > deadline) {
 			log_err("%s: timed out after %" PRId64 " ms", what,
 			    p->wait_ms);
 			leave(p);
@@ -343,7 +430,7 @@ step_send(struct peer *p, int argc, char **argv)
 	if (p->state != RING_RUN)
 		fatal("send before the slot runs; put \"run\" first");
 	for (i = 0; i < n && !stop; i++)
-		send_one(p, dst, src, (uint32_t)len, now_ms() + p->wait_ms);
+		send_one(p, dst, src, (uint32_t)len, clock_ms() + p->wait_ms);
 	return used;
 }
 
@@ -363,9 +450,18 @@ steps(struct peer *p, int argc, char **argv)
 			    "expect");
 			i += 2;
 		} else if (strcmp(argv[i], "pause") == 0) {
-			usr1 = 0;
-			while (!usr1 && !stop)
+			while (usr1 == usr1_taken && !stop)
 				pump(p);
+			usr1_taken++;
+			i++;
+		} else if (strcmp(argv[i], "jam") == 0 ||
+		    strcmp(argv[i], "jam-bridge") == 0) {
+			if (argv[i][3] == '\0')
+				jam_own(p);
+			else
+				jam_bridge(p);
+			printf("jammed\n");
+			fflush(stdout);
 			i++;
 		} else if (strcmp(argv[i], "deaf") == 0 ||
 		    strcmp(argv[i], "listen") == 0) {
@@ -389,7 +485,7 @@ static void
 attach(struct peer *p, const char *sock, uint64_t offset)
 {
 	char err[256];
-	int64_t deadline = now_ms() + p->wait_ms;
+	int64_t deadline = clock_ms() + p->wait_ms;
 	int rc;
 
 	if (ivpeer_connect(&p->iv, sock, SCM_PROTO_V0, 1, 5000, err,
@@ -403,8 +499,8 @@ attach(struct peer *p, const char *sock, uint64_t offset)
 	if (p->map == MAP_FAILED)
 		fatal("mmap: %s", strerror(errno));
 	while ((rc = ring_attach(&p->area, p->map, p->maplen, offset,
-	    NULL)) == RING_ENOAREA && now_ms() < deadline)
-		usleep(10000);
+	    NULL)) == RING_ENOAREA && clock_ms() < deadline)
+		poll(NULL, 0, 10);
 	if (rc != RING_OK)
 		fatal("attach: %s", ring_strerror(rc));
 }
@@ -447,6 +543,8 @@ main(int argc, char **argv)
 	attach(&p, sock, offset);
 	claim(&p);
 	steps(&p, argc - i, argv + i);
+	if (p.refill > 0)
+		kill(p.refill, SIGKILL);
 	leave(&p);
 	munmap(p.map, p.maplen);
 	ivpeer_close(&p.iv);

@@ -283,7 +283,7 @@ cmd_bridge(struct args *a)
 	struct ivpeer iv;
 	struct ring tx;
 	enum ring_state own = RING_RESET, next;
-	uint64_t size;
+	uint64_t size, claim = 0;
 	char err[256];
 	int server = 0;
 
@@ -309,6 +309,12 @@ cmd_bridge(struct args *a)
 		}
 		(void)ring_slot_view(&ra, a->slot, &v);
 		next = ring_state_next(own, v.side[RING_NIC].state);
+		/* As mqbridge: a slot claimed anew (reclaimed, then claimed
+		 * again) starts over, even if we never saw it in reset. */
+		if (own == RING_RESET)
+			claim = v.claim;
+		else if (v.claim != claim)
+			next = RING_RESET;
 		if (own == RING_INIT && next == RING_READY &&
 		    ring_open(&tx, &ra, a->slot, RING_TX, RING_BRIDGE) !=
 		    RING_OK)

@@ -4,6 +4,7 @@
  * tests can check that it survives, resets that slot and carries on.
  *
  *   ring_scribble FILE OFFSET SLOT WHAT
+ *   ring_scribble FILE OFFSET SLOT storm SECONDS
  *
  *   index   the TX produced index jumps 4000 past the bridge's consumer
  *   desc    the next TX descriptor is garbage (length 0xdead, flags set)
@@ -13,6 +14,13 @@
  *   magic   the area's magic becomes 0: no area any more (SLOT unused)
  *   remagic the magic comes back with the next generation, as after a
  *           reformat that kept every slot's contents (SLOT unused)
+ *   storm   index and rxcons garbage over and over for SECONDS: aimed at
+ *           the moments when one side waits for the other to repair a
+ *           ring (RX garbage while the NIC is past init and the bridge in
+ *           init, TX garbage while the bridge is past init and the NIC in
+ *           init), and every few milliseconds in between.  It ends on an
+ *           aimed scribble, the worst place to leave a slot, and prints
+ *           "storm: N scribbles, M aimed".
  *
  * Indices are found through the ring API (ring_open as the NIC), so the
  * garbage is relative to what the slot holds now.  Exit 0, or 1 with a
@@ -32,7 +40,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "mqbridge/slot/ring.h"
+
+#define STORM_EVERY_US	3000	/* unaimed scribbles during the storm */
+#define STORM_AFTER_US	50000	/* ... and after it, until one is aimed */
+#define STORM_MAX_US	30000000	/* give up waiting for an aim */
 
 static void
 die(const char *what)
@@ -76,7 +89,71 @@ scribble(struct ring_area *a, uint32_t slot, const char *what)
 		    slot, r.seen);
 		return;
 	}
-	die("WHAT is index, desc, state, rxcons, magic or remagic");
+	die("WHAT is index, desc, state, rxcons, magic, remagic or storm");
+}
+
+/* Garbage in one ring, relative to what it holds now. */
+static void
+garbage(struct ring_area *a, uint32_t slot, int rx)
+{
+	struct ring r;
+
+	if (rx) {
+		ring_open(&r, a, slot, RING_RX, RING_NIC);
+		atomic_store(r.own, r.seen + 1000);
+	} else {
+		ring_open(&r, a, slot, RING_TX, RING_NIC);
+		atomic_store(r.own, r.seen + 4000);
+	}
+}
+
+/* Which ring to hit now that one side waits on the other: 1 RX, 0 TX,
+ * -1 neither. */
+static int
+aim(struct ring_area *a, uint32_t slot)
+{
+	struct ring_slot_view v;
+	enum ring_state nic, br;
+
+	(void)ring_slot_view(a, slot, &v);
+	nic = v.side[RING_NIC].state;
+	br = v.side[RING_BRIDGE].state;
+	if (nic >= RING_READY && br == RING_INIT)
+		return 1;
+	if (br >= RING_READY && nic == RING_INIT)
+		return 0;
+	return -1;
+}
+
+static void
+storm(struct ring_area *a, uint32_t slot, const char *secs)
+{
+	int64_t now = clock_us(), end = now + strtoll(secs, NULL, 0) * 1000000,
+	    last = 0;
+	unsigned int n = 0, aimed = 0;
+	int at, done = 0;
+
+	while (!done) {
+		now = clock_us();
+		if (now > end + STORM_MAX_US)
+			die("storm: no side ever waited on the other");
+		if ((at = aim(a, slot)) != -1) {
+			garbage(a, slot, at);
+			n++;
+			aimed++;
+			done = now >= end;
+			usleep(5000);	/* let it see the garbage */
+			continue;
+		}
+		if (now - last >= (now < end ? STORM_EVERY_US :
+		    STORM_AFTER_US)) {
+			garbage(a, slot, n % 2);
+			n++;
+			last = now;
+		}
+		usleep(200);
+	}
+	printf("storm: %u scribbles, %u aimed\n", n, aimed);
 }
 
 /* The header words, for magic and remagic: ring_attach() no longer
@@ -110,7 +187,7 @@ main(int argc, char **argv)
 	uint32_t slot;
 	int fd, err;
 
-	if (argc != 5)
+	if (argc != 5 && !(argc == 6 && strcmp(argv[4], "storm") == 0))
 		die("usage: ring_scribble FILE OFFSET SLOT WHAT");
 	offset = strtoull(argv[2], NULL, 0);
 	slot = (uint32_t)strtoul(argv[3], NULL, 0);
@@ -128,7 +205,10 @@ main(int argc, char **argv)
 	    offset, NULL);
 	if (err != RING_OK)
 		die(ring_strerror(err));
-	scribble(&a, slot, argv[4]);
+	if (argc == 6)
+		storm(&a, slot, argv[5]);
+	else
+		scribble(&a, slot, argv[4]);
 	munmap(map, (size_t)st.st_size);
 	close(fd);
 	return 0;
