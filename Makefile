@@ -55,6 +55,8 @@ BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  mqbridge/bridge/bridge_slot.c \
 		  mqbridge/bridge/bridge_stats.c \
 		  mqbridge/bridge/bridge_switch.c lib/mapguard.c lib/loglimit.c \
+		  mqbridge/bridge/bridge_uplink.c mqbridge/bridge/uplink_host.c \
+		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
 		  lib/proc.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 RELAY_SRCS	= mqbridge/relay/mqrelay.c mqbridge/relay/relay_uplink.c \

@@ -19,6 +19,7 @@
 #include "lib/evloop.h"
 #include "lib/ivpeer.h"
 #include "lib/loglimit.h"
+#include "mqbridge/relay/relay_opts.h"
 #include "mqbridge/slot/ring.h"
 
 #define BRIDGE_REGIONS_MAX	64
@@ -38,6 +39,8 @@ struct bridge_opts {
 	unsigned int	 budget;
 	unsigned int	 full_wait_ms;	/* a full RX ring holds senders */
 	int		 verbosity;
+	struct relay_opts relay;	/* --broker and the rest */
+	const char	*relay_path;	/* the mqrelay to run */
 };
 
 /* Drop reasons: one counter each, named in the status file. */
@@ -56,9 +59,12 @@ struct port_count {
 	uint64_t	out_frames, out_bytes;	/* put on the slot's RX */
 	uint64_t	drops;			/* of frames it sent */
 	uint64_t	resets, reclaims;
+	uint64_t	to_broker_frames, to_broker_bytes;	/* of its in */
+	uint64_t	from_broker_frames, from_broker_bytes;	/* of its out */
 };
 
 struct bridge_region;
+struct bridge_up;
 
 struct port {
 	struct bridge_region *reg;
@@ -88,6 +94,14 @@ struct port {
 					   before then */
 	struct loglimit	 log;		/* its lines, rate-limited */
 	struct port_count cnt;
+	/* The broker (bridge_uplink.c). */
+	int		 uplink;	/* this port is the relay's */
+	int		 subbed;	/* the relay follows our MAC */
+	uint8_t		 subbed_mac[6];
+	uint32_t	 pend_n;	/* frames waiting for a receipt */
+	uint32_t	 pend_oldest;	/* TX index of the first of them */
+	uint32_t	 pend_pass;
+	uint32_t	 epoch;		/* counts resets: voids its waiting */
 };
 
 struct bridge_region {			/* one joined server */
@@ -108,26 +122,12 @@ struct bridge_region {			/* one joined server */
 	uint32_t	 nports;
 	struct ev_io	 sock_io;
 	struct ev_io	 bell_io[IVPEER_VECTORS_MAX];
+	int		 bell_fd;	/* the uplink's NIC doorbell */
 };
 
 struct bridge_stats {
 	uint64_t	drop[DROP_REASONS];
 	int64_t		start_ms;
-};
-
-/*
- * Where a frame goes when no local slot owns its destination, and where
- * floods go besides the local slots.  The broker relay (a later issue)
- * plugs in here, and feeds frames from the broker through
- * switch_deliver() with src NULL.  With none, unknown unicast is dropped
- * and counted.
- */
-struct bridge_uplink {
-	/* hdr: our checked copy of the Ethernet header; the payload is
-	 * data + RING_ETH_HLEN. */
-	int	(*send)(void *ctx, const unsigned char *hdr,
-		    const unsigned char *data, uint32_t len);
-	void	*ctx;
 };
 
 struct mactab {
@@ -149,7 +149,7 @@ struct bridge {
 	unsigned int	 rr;		/* first live port of the next round */
 	struct mactab	 mac;
 	int		 mac_stale;	/* live set changed: rebuild */
-	struct bridge_uplink uplink;
+	struct bridge_up *up;		/* the broker's port, or NULL */
 	struct bridge_stats stats;
 	struct port	**live;		/* ports in RUN, at the last rebuild */
 	unsigned int	 nlive;

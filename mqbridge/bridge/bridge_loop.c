@@ -36,6 +36,7 @@
 #include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_stats.h"
 #include "mqbridge/bridge/bridge_switch.h"
+#include "mqbridge/bridge/bridge_uplink.h"
 
 #define SPIN_MIN_US	20
 #define SPIN_MAX_US	200
@@ -96,6 +97,7 @@ on_tick(struct evloop *l, struct ev_timer *t)
 		bridge_region_check(b, &b->reg[i], ms);
 	for (i = 0; i < b->nports; i++)
 		port_tick(b, b->ports[i], ms);
+	bridge_uplink_tick(b, ms);
 }
 
 static void
@@ -149,6 +151,8 @@ loop_init(struct bridge *b, int sigfd)
 			    r) == -1)
 				return -1;
 	}
+	if (bridge_uplink_start(b) == -1)
+		return -1;
 	ev_timer_start(&b->loop, &b->tick, 0, on_tick, b);
 	ev_timer_start(&b->loop, &b->beat, 0, on_beat, b);
 	ev_timer_start(&b->loop, &b->status, 0, on_status, b);

@@ -28,6 +28,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/bridge/bridge_slot.h"
+#include "mqbridge/slot/uplink.h"
 
 /* open_rings() results */
 #define RINGS_OK	0
@@ -37,7 +38,10 @@
 const char *
 port_name(const struct port *p, char *buf, size_t len)
 {
-	snprintf(buf, len, "%u.%" PRIu32, p->reg->index, p->slot);
+	if (p->uplink)
+		snprintf(buf, len, "uplink");
+	else
+		snprintf(buf, len, "%u.%" PRIu32, p->reg->index, p->slot);
 	return buf;
 }
 
@@ -111,6 +115,9 @@ port_down(struct bridge *b, struct port *p)
 	p->live = 0;
 	p->dirty = 0;
 	p->full_ms = 0;
+	/* Its frames waiting for the broker are its own no more. */
+	p->epoch++;
+	p->pend_n = 0;
 }
 
 void
@@ -173,6 +180,8 @@ open_rings(struct bridge *b, struct port *p)
 			ring_avail(&p->tx, &n);
 		ring_repair(&p->tx);
 		p->tx_repair = 0;
+		if (p->uplink)
+			n = 0;	/* never ACKed: the broker sends them again */
 		b->stats.drop[DROP_CORRUPT] += n;
 		p->cnt.drops += n;
 		port_log(p, LOG_INFO, "slot %s: tx ring repaired, %" PRIu32
@@ -181,6 +190,8 @@ open_rings(struct bridge *b, struct port *p)
 		    " (its indices were garbage)" : "");
 	}
 	err = ring_open(&p->rx, &p->reg->area, p->slot, RING_RX, RING_BRIDGE);
+	if (p->uplink)	/* the relay's rings carry control messages too */
+		p->tx.flags_ok = p->rx.flags_ok = UPLINK_CTL;
 	if (err == RING_OK)
 		return RINGS_OK;
 	return RING_SLOT_CORRUPT(err) ? RINGS_RX : RINGS_AREA;
@@ -358,6 +369,8 @@ reclaim_due(struct bridge *b, struct port *p, const struct ring_slot_view *v,
 	uint64_t beat = v->side[RING_NIC].heartbeat;
 	char name[32];
 
+	if (p->uplink)
+		return 0;	/* its relay's death is the bridge's to see */
 	if (!owned(v->claim) || v->claim != p->claim || beat != p->beat ||
 	    p->beat_ms == 0) {
 		if (v->claim != p->claim)

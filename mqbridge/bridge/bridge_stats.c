@@ -32,6 +32,7 @@
 #include "lib/log.h"
 #include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_stats.h"
+#include "mqbridge/bridge/bridge_uplink.h"
 
 static const char *drop_names[DROP_REASONS] = {
 	[DROP_SPOOFED] = "spoofed",
@@ -65,10 +66,13 @@ port_line(const struct port *p, char *buf, size_t len)
 	}
 	snprintf(buf, len, "slot %s state %s mac %s peer %s in_frames %"
 	    PRIu64 " in_bytes %" PRIu64 " out_frames %" PRIu64 " out_bytes %"
-	    PRIu64 " drops %" PRIu64 " resets %" PRIu64 " reclaims %" PRIu64,
+	    PRIu64 " drops %" PRIu64 " resets %" PRIu64 " reclaims %" PRIu64
+	    " to_broker_frames %" PRIu64 " to_broker_bytes %" PRIu64
+	    " from_broker_frames %" PRIu64 " from_broker_bytes %" PRIu64,
 	    port_name(p, name, sizeof(name)), ring_state_name(p->state), mac,
 	    peer, c->in_frames, c->in_bytes, c->out_frames, c->out_bytes,
-	    c->drops, c->resets, c->reclaims);
+	    c->drops, c->resets, c->reclaims, c->to_broker_frames,
+	    c->to_broker_bytes, c->from_broker_frames, c->from_broker_bytes);
 }
 
 static void
@@ -115,9 +119,13 @@ stats_log(const struct bridge *b)
 	size_t off = 0;
 
 	for (i = 0; i < b->nports; i++) {
-		if (!worth_logging(b->ports[i]))
+		if (b->ports[i]->uplink || !worth_logging(b->ports[i]))
 			continue;
 		port_line(b->ports[i], line, sizeof(line));
+		log_info("%s", line);
+	}
+	if (b->up != NULL) {
+		bridge_uplink_status(b, line, sizeof(line));
 		log_info("%s", line);
 	}
 	off = (size_t)snprintf(line, sizeof(line), "drops");
@@ -139,7 +147,13 @@ write_all(FILE *f, const struct bridge *b)
 	fprintf(f, "uptime %" PRId64 "\n",
 	    (clock_ms() - b->stats.start_ms) / 1000);
 	for (i = 0; i < b->nports; i++) {
+		if (b->ports[i]->uplink)
+			continue;
 		port_line(b->ports[i], line, sizeof(line));
+		fprintf(f, "%s\n", line);
+	}
+	if (b->up != NULL) {
+		bridge_uplink_status(b, line, sizeof(line));
 		fprintf(f, "%s\n", line);
 	}
 	for (i = 0; i < DROP_REASONS; i++)

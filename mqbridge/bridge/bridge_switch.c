@@ -16,6 +16,12 @@
  * flow meanwhile, so a NIC that never reads stalls nobody but, for one
  * bound, the slots that send to it.
  *
+ * The broker's port (bridge_uplink.c) is one more port: it gets what no
+ * slot owns and every flood, and what comes from it may carry any source
+ * MAC but a local slot's.  A frame from it that cannot be placed is never
+ * held (the relay's other queues would wait behind it) nor dropped: it
+ * goes back to the relay with a RESULT, and the broker keeps it.
+ *
  * Frame bytes stay writable by the sending slot while we look at them:
  * the Ethernet header is copied first and every decision is taken on the
  * copy; the destination gets that copy, then the payload.
@@ -27,10 +33,12 @@
 #include <string.h>
 
 #include "lib/clock.h"
+#include "lib/doorbell.h"
 #include "lib/log.h"
 #include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_stats.h"
 #include "mqbridge/bridge/bridge_switch.h"
+#include "mqbridge/bridge/bridge_uplink.h"
 
 #define BELL_QUIET_MS	1000
 
@@ -87,6 +95,8 @@ mac_rebuild(struct bridge *b)
 		if (!p->live)
 			continue;
 		b->live[b->nlive++] = p;
+		if (p->uplink)
+			continue;	/* it has no MAC of its own */
 		/* bridge_slot.c keeps live MACs unique. */
 		for (h = mac_hash(p->mac, mask); b->mac.slot[h] != NULL;
 		    h = (h + 1) & mask)
@@ -155,6 +165,11 @@ put(struct bridge *b, struct port *src, struct port *dst,
 	unsigned char *buf;
 	int got;
 
+	if (dst->uplink) {
+		if ((got = bridge_uplink_put(b, src, hdr, data, len)) != 1)
+			stats_drop(b, src, got == 0 ? DROP_FULL : DROP_TOO_BIG);
+		return;
+	}
 	if (len > dst->rx.frame_max) {
 		stats_drop(b, src, DROP_TOO_BIG);
 		return;
@@ -179,6 +194,10 @@ put(struct bridge *b, struct port *src, struct port *dst,
 	}
 	dst->cnt.out_frames++;
 	dst->cnt.out_bytes += len;
+	if (src != NULL && src->uplink) {
+		dst->cnt.from_broker_frames++;
+		dst->cnt.from_broker_bytes += len;
+	}
 }
 
 static int
@@ -205,7 +224,7 @@ flood(struct bridge *b, struct port *src, const unsigned char *hdr,
 	unsigned int i;
 	int wait = 0;
 
-	for (i = 0; i < b->nlive; i++) {
+	for (i = 0; i < b->nlive && !src->uplink; i++) {
 		dst = b->live[i];
 		if (dst != src && dst->live && len <= dst->rx.frame_max &&
 		    room(b, dst) == FULL)
@@ -213,11 +232,37 @@ flood(struct bridge *b, struct port *src, const unsigned char *hdr,
 	}
 	if (wait)
 		return 0;
+	/* From the broker: the slots with room now; a LAN loses
+	 * broadcasts too, and the relay must not wait. */
 	for (i = 0; i < b->nlive; i++)
-		if (b->live[i] != src && b->live[i]->live)
+		if (b->live[i] != src && b->live[i]->live &&
+		    (!src->uplink || room(b, b->live[i]) == ROOM))
 			put(b, src, b->live[i], hdr, data, len);
-	if (src != NULL && b->uplink.send != NULL)
-		b->uplink.send(b->uplink.ctx, hdr, data, len);
+	return 1;
+}
+
+/* A unicast frame from the broker: placed now, or handed back. */
+static int
+from_broker(struct bridge *b, struct port *src, struct port *dst,
+    const unsigned char *hdr, const unsigned char *data, uint32_t len)
+{
+	enum uplink_status why;
+
+	if (dst == NULL)
+		why = UPLINK_GONE;
+	else if (len > dst->rx.frame_max)
+		why = UPLINK_DROPPED;
+	else if (room(b, dst) != ROOM)
+		why = UPLINK_FULL;
+	else {
+		put(b, src, dst, hdr, data, len);
+		return 1;
+	}
+	if (bridge_uplink_result(b, src->tx.head, why) == -1)
+		return 0;	/* no room to say so: offer it again */
+	if (why != UPLINK_FULL)
+		stats_drop(b, src, why == UPLINK_GONE ? DROP_UNKNOWN :
+		    DROP_TOO_BIG);
 	return 1;
 }
 
@@ -229,12 +274,13 @@ switch_deliver(struct bridge *b, struct port *src, const unsigned char *hdr,
 
 	if (hdr[0] & 1)			/* group bit: broadcast, multicast */
 		return flood(b, src, hdr, data, len);
-	if ((dst = mac_lookup(b, hdr)) == NULL) {
-		/* The seam for the relay: it gets what no slot owns. */
-		if (src != NULL && b->uplink.send != NULL)
-			b->uplink.send(b->uplink.ctx, hdr, data, len);
-		else
-			stats_drop(b, src, DROP_UNKNOWN);
+	dst = mac_lookup(b, hdr);
+	if (src->uplink)
+		return from_broker(b, src, dst, hdr, data, len);
+	if (dst == NULL && b->up != NULL && b->up->port.live)
+		dst = &b->up->port;	/* no slot here owns it */
+	if (dst == NULL) {
+		stats_drop(b, src, DROP_UNKNOWN);
 		return 1;
 	}
 	if (dst == src) {
@@ -250,10 +296,20 @@ take(struct bridge *b, struct port *p, const struct ring_frame *f)
 {
 	unsigned char hdr[RING_ETH_HLEN];
 
+	if (f->flags & UPLINK_CTL) {		/* only the uplink allows it */
+		bridge_uplink_ctl(b, f);
+		return 1;
+	}
 	memcpy(hdr, f->data, sizeof(hdr));	/* decide on our copy */
-	if (memcmp(hdr + 6, p->mac, 6) != 0)
+	if (p->uplink ? mac_lookup(b, hdr + 6) != NULL :
+	    memcmp(hdr + 6, p->mac, 6) != 0) {
+		/* From the broker, a local slot's MAC: a spoof, or a MAC
+		 * served twice.  Never worth sending again. */
+		if (p->uplink &&
+		    bridge_uplink_result(b, p->tx.head, UPLINK_DROPPED) == -1)
+			return 0;
 		stats_drop(b, p, DROP_SPOOFED);
-	else if (!switch_deliver(b, p, hdr, f->data, f->len))
+	} else if (!switch_deliver(b, p, hdr, f->data, f->len))
 		return 0;
 	p->cnt.in_frames++;
 	p->cnt.in_bytes += f->len;
@@ -287,8 +343,17 @@ drain(struct bridge *b, struct port *p)
 		}
 		ring_next(&p->tx);
 	}
-	if (n > 0)
+	if (n == 0)
+		return 0;
+	if (b->up != NULL)
+		bridge_uplink_commit_tx(b, p);
+	else
 		ring_commit(&p->tx);
+	/* The relay ACKs what we took once it sees our index move. */
+	if (p->uplink && !p->dirty) {
+		p->dirty = 1;
+		b->dirty[b->ndirty++] = p;
+	}
 	return n;
 }
 
@@ -330,6 +395,10 @@ ring_nic(struct port *p)
 	if (p->bell_quiet_ms != 0 && clock_ms() < p->bell_quiet_ms)
 		return;
 	p->bell_quiet_ms = 0;
+	if (p->uplink) {
+		(void)doorbell_ring(p->reg->bell_fd);
+		return;
+	}
 	if (ivpeer_ring(&p->reg->peer, (int)p->nic_peer, p->nic_vec) == 0)
 		return;
 	if (errno != ETIMEDOUT) {
@@ -364,7 +433,7 @@ switch_flush(struct bridge *b)
 			continue;
 		}
 		ring_commit(&p->rx);
-		if (ring_wakeup_needed(&p->rx))
+		if (ring_wakeup_needed(&p->rx) || p->uplink)
 			ring_nic(p);
 	}
 	b->ndirty = 0;

@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,18 +32,23 @@
 #include "mqbridge/bridge/bridge_region.h"
 #include "mqbridge/bridge/bridge_stats.h"
 #include "mqbridge/bridge/bridge_switch.h"
+#include "mqbridge/bridge/bridge_uplink.h"
 
 static const char usage_text[] =
 "usage: mqbridge [-hv] -p SOCKET [-p SOCKET ...] [-n VECTORS] [--slots N]\n"
 "                [--mtu N] [--ring N] [--offset BYTES] [--force-format]\n"
 "                [--status FILE] [--reclaim SECONDS] [--budget FRAMES]\n"
-"                [--full-wait MS]\n"
+"                [--full-wait MS] [--broker URL ...] [broker options]\n"
 "\n"
 "Switch Ethernet frames between the NIC slots of ivshmem regions.  The\n"
 "bridge joins each server as a peer, formats the NIC area of its region\n"
 "the first time (later starts resume from the indices stored there, so\n"
 "frames queued while it was down are delivered), and forwards frames\n"
-"between the slots that mqnic endpoints or guests claim.\n"
+"between the slots that mqnic endpoints or guests claim.  With --broker,\n"
+"frames for MACs no slot here has go to a message broker (STOMP 1.2),\n"
+"which brings them to the bridge of the host that has them: see\n"
+"docs/broker-format.md.  An unprivileged relay process (mqrelay) talks\n"
+"to the broker; the bridge starts it, and again if it dies.\n"
 "\n"
 "  -p SOCKET         a tm_ivshmem_server socket; repeat for more regions\n"
 "                    (frames are switched across all of them)\n"
@@ -64,6 +71,7 @@ static const char usage_text[] =
 "                    in its sender's ring (with the frames behind it) for\n"
 "                    the destination to make room before it is dropped;\n"
 "                    0 drops at once, 0-60000 (100)\n"
+"  --relay-path PATH the mqrelay to run (the one beside mqbridge)\n"
 "  -v                log more (slot state changes, peers)\n"
 "  -h                this help\n"
 "\n"
@@ -92,8 +100,18 @@ static const char usage_text[] =
 "  uptime SECONDS\n"
 "  slot R.S state reset|init|ready|run mac MAC|- peer ID|- in_frames N\n"
 "       in_bytes N out_frames N out_bytes N drops N resets N reclaims N\n"
+"       to_broker_frames N to_broker_bytes N from_broker_frames N\n"
+"       from_broker_bytes N\n"
 "       (R: the -p index from 0; S: the slot; in = from the slot's\n"
-"       endpoint, out = to it)\n"
+"       endpoint, out = to it; to_broker counts its in that went to the\n"
+"       broker, from_broker its out that came from it)\n"
+"  relay pid PID|-1 port run|down mode fast|persistent waiting N\n"
+"       connected 0|1 sessions N sent_frames N sent_bytes N\n"
+"       sent_messages N unreceipted N recv_frames N recv_bytes N\n"
+"       recv_messages N redelivered N duplicates N refused_full N\n"
+"       returned N dropped N broker_errors N failures N conflicts N\n"
+"       (with --broker; waiting: frames held in their slots until the\n"
+"       broker receipts them; the rest is the relay's last report)\n"
 "  drop REASON N      for each reason above\n"
 "  total in_frames N in_bytes N out_frames N out_bytes N drops N\n"
 "\n"
@@ -106,7 +124,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_SLOTS = 256, OPT_MTU, OPT_RING, OPT_OFFSET, OPT_FORCE,
-	OPT_STATUS, OPT_RECLAIM, OPT_BUDGET, OPT_FULL_WAIT
+	OPT_STATUS, OPT_RECLAIM, OPT_BUDGET, OPT_FULL_WAIT, OPT_RELAY_PATH
 };
 
 static const struct option long_opts[] = {
@@ -119,7 +137,9 @@ static const struct option long_opts[] = {
 	{ "reclaim", required_argument, NULL, OPT_RECLAIM },
 	{ "budget", required_argument, NULL, OPT_BUDGET },
 	{ "full-wait", required_argument, NULL, OPT_FULL_WAIT },
+	{ "relay-path", required_argument, NULL, OPT_RELAY_PATH },
 	{ "help", no_argument, NULL, 'h' },
+	RELAY_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -192,6 +212,36 @@ opt_value(struct bridge_opts *o, int ch, const char *arg)
 	}
 }
 
+/* With --broker, refuse now what would only fail once the relay starts. */
+static void
+check_relay(struct bridge_opts *o)
+{
+	static char path[PATH_MAX];
+	const char *user = relay_opts_user(&o->relay);
+	ssize_t n;
+	char *slash;
+
+	if (o->relay_path == NULL) {
+		if ((n = readlink("/proc/self/exe", path, sizeof(path) - 16)) <=
+		    0)
+			fatal("cannot find mqrelay beside mqbridge; give "
+			    "--relay-path PATH");
+		path[n] = '\0';
+		slash = strrchr(path, '/');
+		strcpy(slash != NULL ? slash + 1 : path, "mqrelay");
+		o->relay_path = path;
+	}
+	if (access(o->relay_path, X_OK) == -1)
+		fatal("--relay-path %s: %s; build mqrelay (make) or give its "
+		    "path", o->relay_path, strerror(errno));
+	if (user != NULL && getpwnam(user) == NULL)
+		fatal("--relay-user %s: unknown user; give an existing one "
+		    "(the relay drops to it)", user);
+	if (o->relay.persistent && o->relay.window > UPLINK_WINDOW_MAX)
+		fatal("--window %u: at most %u", o->relay.window,
+		    UPLINK_WINDOW_MAX);
+}
+
 static void
 parse_opts(struct bridge_opts *o, int argc, char **argv)
 {
@@ -204,13 +254,21 @@ parse_opts(struct bridge_opts *o, int argc, char **argv)
 	o->reclaim_s = 3;
 	o->budget = 64;
 	o->full_wait_ms = 100;
+	relay_opts_init(&o->relay);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":hvp:n:", long_opts,
 	    NULL)) != -1) {
+		if (relay_opts_take(&o->relay, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs("\n", stdout);
+			fputs(relay_usage, stdout);
 			exit(0);
+		case OPT_RELAY_PATH:
+			o->relay_path = optarg;
+			break;
 		case 'v':
 			o->verbosity++;
 			break;
@@ -237,6 +295,8 @@ parse_opts(struct bridge_opts *o, int argc, char **argv)
 		fatal("unexpected argument %s; see mqbridge -h", argv[optind]);
 	if (o->nsock == 0)
 		fatal("no server socket; give -p SOCKET");
+	if (o->relay.nbroker > 0)
+		check_relay(o);
 }
 
 /* Two -p paths to one server would serve every slot twice. */
@@ -266,6 +326,7 @@ same_region(const struct bridge *b, unsigned int i)
 static int
 open_all(struct bridge *b)
 {
+	char err[256];
 	unsigned int i, s, served = 0;
 	struct bridge_region *r;
 
@@ -295,8 +356,9 @@ open_all(struct bridge *b)
 	}
 	if (served == 0)
 		return -1;
-	if ((b->ports = calloc((size_t)b->nreg * b->opt.params.slot_count,
-	    sizeof(*b->ports))) == NULL) {
+	/* One more for the broker's port. */
+	if ((b->ports = calloc((size_t)b->nreg * b->opt.params.slot_count +
+	    1, sizeof(*b->ports))) == NULL) {
 		log_err("out of memory for the slots");
 		return -1;
 	}
@@ -307,6 +369,13 @@ open_all(struct bridge *b)
 			b->ports[b->nports++] = &r->ports[s];
 		}
 	}
+	if (b->opt.relay.nbroker > 0) {
+		if (bridge_uplink_open(b, b->nports, err, sizeof(err)) == -1) {
+			log_err("%s", err);
+			return -1;
+		}
+		b->ports[b->nports++] = &b->up->port;
+	}
 	return switch_init(b);
 }
 
@@ -315,6 +384,7 @@ close_all(struct bridge *b)
 {
 	unsigned int i;
 
+	bridge_uplink_close(b);
 	switch_free(b);
 	free(b->ports);
 	b->ports = NULL;
