@@ -53,3 +53,98 @@ MAC_D=02:00:00:00:00:0d
 	[ "$(host_slot_field A "$MAC_C" to_broker_frames)" -le 1 ]
 	[ "$(relay_field A connected)" = 1 ]
 }
+
+# The frame tests/progs/mqpeer sends: DST SRC 88b5, its number (LE), zeros
+# to 60 bytes.
+peer_frame() {
+	local dst=${1//:/} src=${2//:/} n=$3
+	printf '%s%s88b5%02x%02x%02x%02x%084d' "$dst" "$src" $((n & 255)) \
+		$(((n >> 8) & 255)) $(((n >> 16) & 255)) $(((n >> 24) & 255)) 0
+}
+
+@test "broker: a third party's frame on a slot's queue reaches its TAP; a frame for an unknown MAC waits in that MAC's queue, byte for byte" {
+	need_mqnic
+	need_net
+	host A
+	nsa=$(netns a)
+	quiet_ns "$nsa"
+	host_nic nica A "$nsa" "$MAC_A" 10.77.0.1/24
+	wait_sysnet_up "$nsa"
+	# ARP: who has 10.77.0.1? tell 10.77.0.99 (02:00:00:00:00:ee).
+	arp=02000000000a0200000000ee08060001080006040001
+	arp+=0200000000ee0a4d0063000000000000
+	arp+=0a4d0001
+	stomp send "/queue/$PREFIX.02000000000a" --hex "$arp"
+	# The kernel's answer goes to a MAC no slot has: into its queue.
+	run stomp recv "/queue/$PREFIX.0200000000ee" --count 1 --timeout 10
+	echo "$output"
+	[ "$status" -eq 0 ]
+	reply=0200000000ee02000000000a08060001080006040002
+	reply+=02000000000a0a4d0001
+	reply+=0200000000ee0a4d0063
+	[[ "$output" == "$reply"* ]]
+	# And a frame we know byte for byte, from an endpoint on host A.
+	host_peer pa A "$MAC_D" run send 02:00:00:00:00:ff 1 hold
+	run stomp recv "/queue/$PREFIX.0200000000ff" --count 1 --timeout 10
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(peer_frame 02:00:00:00:00:ff "$MAC_D" 1)" ]
+}
+
+# A counted stream in persistent mode from pa (host A) to pb (host B),
+# with a drill in the middle; every frame must arrive, and duplicates
+# stay within the window.  10,000 frames (2,000 in the ASan build).
+counted() {
+	local drill=$1 n=10000 i got=0 total
+	[ "${TM_FLAVOUR:-normal}" = asan ] && n=2000
+	host A --persistent
+	host B --persistent
+	host_peer pb B "$MAC_B" -w 300 run hold
+	running pb
+	host_peer pa A "$MAC_A" -w 300 run send "$MAC_B" "$n" hold
+	wait_count "$T/pb.out" '^rx ' $((n / 4)) 120
+	"$drill"
+	for ((i = 0; i < 600; i++)); do
+		got=$(seqs_distinct "$T/pb.out")
+		[ "$got" -ge "$n" ] && break
+		sleep 0.2
+	done
+	total=$(seqs_total "$T/pb.out")
+	echo "# $got of $n distinct frames, $total in all"
+	if [ "$got" -ne "$n" ]; then
+		tail -n 30 "$T/A.bridge.log" "$T/B.bridge.log" "$T/pa.err" "$T/pb.err" "$T/A.status"
+		sed -n 's/.* seq \([0-9]*\)$/\1/p' "$T/pb.out" | sort -n | awk 'NR==1{p=$1;next} $1!=p+1{print "gap after", p, "to", $1} {p=$1}' | head
+	fi
+	[ "$got" -eq "$n" ]
+	[ $((total - got)) -le 64 ]
+	# The numbers are exactly 1..n.
+	[ "$(sed -n 's/.* seq \([0-9]*\)$/\1/p' "$T/pb.out" | sort -un | tail -n1)" -eq "$n" ]
+}
+
+kill_sender() {
+	host_stop A KILL
+	host A --persistent
+}
+
+kill_receiver() {
+	host_stop B KILL
+	host B --persistent
+}
+
+restart_broker() {
+	amq_stop "$AMQ_SHARED/b1"
+	sleep 1
+	amq_start "$AMQ_SHARED/b1"
+}
+
+@test "broker: persistent, kill -9 of the sending bridge mid-stream: every counted frame arrives" {
+	counted kill_sender
+}
+
+@test "broker: persistent, kill -9 of the receiving bridge mid-stream: every counted frame arrives" {
+	counted kill_receiver
+}
+
+@test "broker: persistent, ActiveMQ stopped and started mid-stream: every counted frame arrives" {
+	counted restart_broker
+}

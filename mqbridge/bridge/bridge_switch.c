@@ -140,6 +140,19 @@ round_now(struct bridge *b)
  * at all: a slow reader slows its senders, one that never reads costs
  * them one bound, after which its frames are dropped at once.
  */
+/* Full since when?  Past --full-wait, give up; never on the broker's
+ * port in persistent mode, where a frame is kept until receipted. */
+static enum room
+waited(struct bridge *b, struct port *dst)
+{
+	if (dst->full_ms == 0)
+		dst->full_ms = round_now(b);
+	if (round_now(b) - dst->full_ms < (int64_t)b->opt.full_wait_ms ||
+	    (dst->uplink && b->opt.relay.persistent))
+		return FULL;
+	return GONE;
+}
+
 static enum room
 room(struct bridge *b, struct port *dst)
 {
@@ -150,11 +163,7 @@ room(struct bridge *b, struct port *dst)
 		dst->full_ms = 0;
 		return ROOM;
 	}
-	if (dst->full_ms == 0)
-		dst->full_ms = round_now(b);
-	if (round_now(b) - dst->full_ms < (int64_t)b->opt.full_wait_ms)
-		return FULL;
-	return GONE;
+	return waited(b, dst);
 }
 
 /* One copy onto dst's RX ring; committed in switch_flush(). */
@@ -277,8 +286,14 @@ switch_deliver(struct bridge *b, struct port *src, const unsigned char *hdr,
 	dst = mac_lookup(b, hdr);
 	if (src->uplink)
 		return from_broker(b, src, dst, hdr, data, len);
-	if (dst == NULL && b->up != NULL && b->up->port.live)
-		dst = &b->up->port;	/* no slot here owns it */
+	if (dst == NULL && b->up != NULL) {
+		/* No slot here owns it: the broker's.  While the relay is
+		 * not running, that port is as good as full. */
+		if (b->up->port.live)
+			dst = &b->up->port;
+		else if (waited(b, &b->up->port) == FULL)
+			return 0;
+	}
 	if (dst == NULL) {
 		stats_drop(b, src, DROP_UNKNOWN);
 		return 1;

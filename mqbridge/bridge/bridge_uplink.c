@@ -289,6 +289,8 @@ bridge_uplink_tick(struct bridge *b, int64_t now)
 		u->was_live = 0;
 		return;
 	}
+	if (!u->was_live)
+		u->port.full_ms = 0;	/* the wait while it was down ends */
 	u->was_live = 1;
 	sync_macs(b);
 	if (b->opt.relay.persistent && ring_space(&u->port.rx, &n) ==

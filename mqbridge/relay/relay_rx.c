@@ -190,7 +190,9 @@ unsubscribe(struct relay *r, struct relay_sub *s)
 }
 
 /* An empty message that tells whoever else consumes this queue that we
- * do too (docs/broker-format.md, Probes). */
+ * do too (docs/broker-format.md, Probes).  Sent twice in a row when we
+ * subscribe: a broker deals a queue's messages to its consumers in turn,
+ * so one of the two reaches the other bridge at once. */
 static void
 probe(struct relay *r, struct relay_sub *s)
 {
@@ -240,6 +242,7 @@ rx_session_up(struct relay *r)
 			if (s->wanted) {
 				subscribe(r, s);
 				probe(r, s);
+				probe(r, s);
 			}
 	ev_timer_start(&r->loop, &r->probe, RELAY_PROBE_S * 1000000LL,
 	    on_probe_timer, r);
@@ -279,6 +282,7 @@ want(struct relay *r, const uint8_t mac[6], int on)
 	s->wanted = on;
 	if (on) {
 		subscribe(r, s);
+		probe(r, s);
 		probe(r, s);
 		return;
 	}
