@@ -148,3 +148,69 @@ restart_broker() {
 @test "broker: persistent, ActiveMQ stopped and started mid-stream: every counted frame arrives" {
 	counted restart_broker
 }
+
+@test "broker: a slot that stops reading backs up its queue on the broker; its neighbour keeps flowing" {
+	host A
+	host B
+	host_peer pdeaf B "$MAC_B" -w 120 run deaf hold
+	host_peer plive B "$MAC_D" -w 120 run hold
+	running pdeaf
+	running plive
+	host_peer s1 A "$MAC_A" -w 120 run send "$MAC_B" 3000 hold
+	host_peer s2 A "$MAC_C" -w 120 run send "$MAC_D" 3000 hold
+	wait_count "$T/plive.out" '^rx ' 3000 120
+	# The deaf slot took what its ring holds; the rest waits on the
+	# broker, un-ACKed, and none of it was dropped anywhere.
+	[ "$(grep -c '^rx ' "$T/pdeaf.out")" -eq 0 ]
+	[ "$(relay_field B refused_full)" -gt 0 ]
+	n=$(amq_queue_size "$AMQ_SHARED/b1" "$PREFIX.02000000000b")
+	echo "# $n frames wait on the broker for the deaf slot"
+	[ "$n" -ge 2500 ]
+	kill -USR1 "$HOST_PID_B"
+	sleep 0.3
+	[ "$(awk '$1 == "total" { print $NF }' "$T/B.status")" -eq 0 ]
+}
+
+@test "broker: with two --broker, stopping the first moves traffic to the second" {
+	amq_start "$T/b2" b2
+	p2=$(amq_get "$T/b2" stomp_port)
+	host A --broker "stomp://127.0.0.1:$p2" --broker "stomp://127.0.0.1:$PORT1"
+	host B --broker "stomp://127.0.0.1:$p2" --broker "stomp://127.0.0.1:$PORT1"
+	grep -q "broker stomp://127.0.0.1:$p2: connected" "$T/A.bridge.log"
+	host_peer pb B "$MAC_B" -w 120 run hold
+	running pb
+	host_peer pa A "$MAC_A" -w 120 run send "$MAC_B" 100 pause send "$MAC_B" 100 hold
+	wait_count "$T/pb.out" '^rx ' 100 30
+	amq_stop "$T/b2"
+	wait_for "$T/A.bridge.log" "broker stomp://127.0.0.1:$PORT1: connected" 30
+	wait_for "$T/B.bridge.log" "broker stomp://127.0.0.1:$PORT1: connected" 30
+	kill -USR1 "$BG_PID"	# pa: the second hundred
+	wait_count "$T/pb.out" '^rx ' 200 30
+}
+
+@test "broker: a broker that sends ERROR mid-stream: the bridge logs it, reconnects, and in persistent mode loses nothing" {
+	fake fb --mode error --after 20 --on SEND --once --record "$T/record"
+	host A --persistent --heartbeat 0 --broker "stomp://127.0.0.1:$FAKE_PORT"
+	host_peer pa A "$MAC_A" -w 60 run send 02:00:00:00:00:ff 50 hold
+	for ((i = 0; i < 300; i++)); do
+		[ "$(grep ' 0200000000ff' "$T/record" | cut -d' ' -f2 | sort -u | wc -l)" -ge 50 ] && break
+		sleep 0.1
+	done
+	# Probes go to the broker too: count the frames alone.
+	[ "$(grep ' 0200000000ff' "$T/record" | cut -d' ' -f2 | sort -u | wc -l)" -eq 50 ]
+	grep -q 'ERROR from the broker' "$T/A.bridge.log"
+	for n in 1 25 50; do
+		grep -q " $(peer_frame 02:00:00:00:00:ff "$MAC_A" $n)\$" "$T/record"
+	done
+}
+
+@test "broker: one MAC on two bridges is reported loudly by both" {
+	host A
+	host B
+	host_peer pa A "$MAC_D" run hold
+	host_peer pb B "$MAC_D" run hold
+	wait_for "$T/A.bridge.log" "MAC CONFLICT: /queue/$PREFIX.02000000000d" 20
+	wait_for "$T/B.bridge.log" "MAC CONFLICT: /queue/$PREFIX.02000000000d" 20
+	wait_relay_field A conflicts 1
+	wait_relay_field B conflicts 1
+}

@@ -58,6 +58,7 @@ struct relay_sub {
 	struct ev_timer	 retry;		/* after a FULL result */
 	int64_t		 retry_us;
 	int		 retrying;
+	int64_t		 answered_ms;	/* our probes after a foreign one */
 	struct relay_sub *hnext;
 };
 

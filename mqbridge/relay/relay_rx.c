@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/relay/relay.h"
 
@@ -438,7 +439,7 @@ screen(struct relay *r, struct relay_msg *m, const struct stomp_frame *f,
 
 static int
 foreign_probe(struct relay *r, const struct stomp_frame *f,
-    const struct relay_sub *s)
+    struct relay_sub *s)
 {
 	const char *who = stomp_header(f, "x-mq-probe");
 
@@ -448,6 +449,12 @@ foreign_probe(struct relay *r, const struct stomp_frame *f,
 		r->st[US_conflicts]++;
 		log_err("MAC CONFLICT: %s is consumed by another bridge too "
 		    "(bridge %.16s); two hosts serve one MAC", s->dest, who);
+		/* Make sure the other one hears of us too, soon. */
+		if (clock_ms() - s->answered_ms > RELAY_PROBE_S * 1000 / 3) {
+			s->answered_ms = clock_ms();
+			probe(r, s);
+			probe(r, s);
+		}
 	}
 	return 1;
 }

@@ -56,6 +56,19 @@ relay_field() {
 		if ($i == f) print $(i + 1) }' "$T/$1.status"
 }
 
+# wait_relay_field HOST FIELD MIN [SECONDS]: until the relay's counter
+# (reported each second) reaches MIN.
+wait_relay_field() {
+	local i v
+	for ((i = 0; i < ${4:-10} * 2; i++)); do
+		v=$(relay_field "$1" "$2")
+		[ -n "$v" ] && [ "$v" -ge "$3" ] && return 0
+		sleep 0.3
+	done
+	echo "# relay $2 on host $1 is '$v', not $3 or more" >&2
+	return 1
+}
+
 # host_slot_field HOST MAC FIELD: a counter of the slot that has MAC.
 host_slot_field() {
 	kill -USR1 "$(eval echo "\$HOST_PID_$1")" 2>/dev/null
