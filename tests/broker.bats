@@ -214,3 +214,68 @@ restart_broker() {
 	wait_relay_field A conflicts 1
 	wait_relay_field B conflicts 1
 }
+
+broker_bad_usage() {
+	run timeout 10 "$BRIDGE" "$@"
+	if [ "$status" -ne 1 ] || [ "$(printf '%s\n' "$output" | grep -c .)" -ne 1 ] ||
+	    [[ $output != "mqbridge: error: "* ]]; then
+		echo "# mqbridge $*: status $status, output:" >&2
+		printf '%s\n' "$output" | sed 's/^/#   /' >&2
+		return 1
+	fi
+}
+
+@test "broker: -h documents every broker option; a bad one is one line and exit 1" {
+	local o
+	run "$BRIDGE" -h
+	[ "$status" -eq 0 ]
+	for o in "--broker URL" "--prefix NAME" "--credentials FILE" \
+	    "--vhost NAME" --persistent "--window N" "--heartbeat MS" \
+	    "--aggregate N" "--linger US" "--prefetch N" "--relay-user USER" \
+	    "--relay-path PATH"; do
+		printf '%s\n' "$output" | grep -Eq -- "^  $o +[A-Za-z(]" ||
+		    { echo "# -h does not explain '$o'" >&2; return 1; }
+	done
+	[[ $output == *"relay pid PID"* ]]
+	broker_bad_usage -p s --broker http://h:1
+	broker_bad_usage -p s --broker stomp://h
+	broker_bad_usage -p s --broker stomp://h:0
+	broker_bad_usage -p s --broker stomp://::1:61613
+	broker_bad_usage -p s --broker exec:
+	broker_bad_usage -p s --broker stomp://h:1 --prefix a/b
+	broker_bad_usage -p s --broker stomp://h:1 --prefix ''
+	broker_bad_usage -p s --broker stomp://h:1 --window 0
+	broker_bad_usage -p s --broker stomp://h:1 --window 513
+	broker_bad_usage -p s --broker stomp://h:1 --heartbeat x
+	broker_bad_usage -p s --broker stomp://h:1 --aggregate 65
+	broker_bad_usage -p s --broker stomp://h:1 --linger 100001
+	broker_bad_usage -p s --broker stomp://h:1 --prefetch 0
+	broker_bad_usage -p s --broker stomp://h:1 --relay-user no-such-user-here
+	broker_bad_usage -p s --broker stomp://h:1 --relay-path /nonexistent/mqrelay
+	printf 'login=a\npasscode=b\n' >"$T/cred"
+	chmod 640 "$T/cred"
+	broker_bad_usage -p s --broker stomp://h:1 --credentials "$T/cred"
+	[[ $output == *"readable by group or others (mode 0640); chmod 600"* ]]
+}
+
+@test "broker: a broker down at start-up is no error: the bridge switches locally and keeps trying" {
+	need_mqnic
+	need_net
+	dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	SRV_LOG=$T/A.server.log
+	start_server_raw -p "$T/A.sock" -f "$T/A.region" -m 4M
+	"$BRIDGE" -p "$T/A.sock" --status "$T/A.status" --prefix "$PREFIX" \
+		--broker "stomp://127.0.0.1:$dead" >"$T/A.bridge.log" 2>&1 3>&- &
+	HOST_PID_A=$!
+	echo "$!" >>"$T/pids"
+	wait_for "$T/A.bridge.log" "bridge ready"
+	nsa=$(netns a)
+	nsb=$(netns b)
+	host_nic nica A "$nsa" "$MAC_A" 10.77.0.1/24
+	host_nic nicb A "$nsb" "$MAC_B" 10.77.0.2/24
+	wait_sysnet_up "$nsa"
+	run ip netns exec "$nsa" ping -c 3 -W 5 10.77.0.2
+	[ "$status" -eq 0 ]
+	wait_count "$T/A.bridge.log" "broker stomp://127.0.0.1:$dead: Connection refused" 2 10
+	kill -0 "$HOST_PID_A"
+}

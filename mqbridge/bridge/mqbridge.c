@@ -220,6 +220,7 @@ check_relay(struct bridge_opts *o)
 	const char *user = relay_opts_user(&o->relay);
 	ssize_t n;
 	char *slash;
+	int fd;
 
 	if (o->relay_path == NULL) {
 		if ((n = readlink("/proc/self/exe", path, sizeof(path) - 16)) <=
@@ -237,6 +238,8 @@ check_relay(struct bridge_opts *o)
 	if (user != NULL && getpwnam(user) == NULL)
 		fatal("--relay-user %s: unknown user; give an existing one "
 		    "(the relay drops to it)", user);
+	if ((fd = relay_credentials_open(&o->relay)) != -1)
+		close(fd);	/* opened again for the relay, checked now */
 	if (o->relay.persistent && o->relay.window > UPLINK_WINDOW_MAX)
 		fatal("--window %u: at most %u", o->relay.window,
 		    UPLINK_WINDOW_MAX);
