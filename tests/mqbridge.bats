@@ -490,6 +490,8 @@ in_order() {
 	ip netns exec "$nsa" ping -c 1 -W 2 10.77.0.2
 	sa=$(slot_of nica)
 	sb=$(slot_of nicb)
+	# The status file is rewritten each second: a fresh one, then read.
+	wait_status "0.$sa" state run
 	id=$(status_field "0.$sa" peer)
 	# A VM paused for a snapshot: its heartbeat stops, its peer stays.
 	kill -STOP "$NICA_PID"
