@@ -111,7 +111,8 @@ BENCH_PROGS = $(BBIN)/connect_latency $(BBIN)/doorbell $(BBIN)/ring_bench
 
 all: $(PROGS)
 test-progs: $(TEST_PROGS)
-bench-progs: $(BENCH_PROGS) $(BIN)/tm_ivshmem_server
+bench-progs: $(BENCH_PROGS) $(BIN)/tm_ivshmem_server $(BIN)/mqbridge \
+	$(BIN)/mqnic $(BIN)/mqrelay $(TBIN)/mqpeer
 # What bench/net_bench.sh needs: a broken bridge only skips its part.
 bench-net-progs: $(BIN)/tm_ivshmem_server $(BIN)/mqbridge $(BIN)/mqnic
 

@@ -159,7 +159,8 @@ room(struct bridge *b, struct port *dst)
 	unsigned char *buf;
 	int got;
 
-	if ((got = ring_reserve(&dst->rx, &buf)) != 0) {
+	if ((got = ring_reserve(&dst->rx, &buf)) != 0 &&
+	    (!dst->uplink || bridge_uplink_can_put(b))) {
 		dst->full_ms = 0;
 		return ROOM;
 	}

@@ -39,14 +39,21 @@ int
 bridge_uplink_open(struct bridge *b, unsigned int index, char *err,
     size_t len)
 {
-	struct bridge_up *u;
+	uint32_t mtu = b->opt.params.mtu;
 	struct bridge_region *r;
+	struct bridge_up *u;
+	unsigned int i;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return errbuf(err, len, "out of memory for the uplink");
 	b->up = u;
+	/* Buffers as big as the largest MTU here, no bigger: 2 x 4096 of
+	 * them fill with a steady stream. */
+	for (i = 0; i < b->nreg; i++)
+		if (b->reg[i].attached && b->reg[i].area.geom.p.mtu > mtu)
+			mtu = b->reg[i].area.geom.p.mtu;
 	if (uplink_host_open(&u->host, &b->opt.relay, b->opt.relay_path,
-	    RING_MTU_MAX - UPLINK_META_LEN, b->opt.verbosity, err, len) == -1)
+	    mtu, b->opt.verbosity, err, len) == -1)
 		return -1;
 	r = &u->reg;
 	r->path = "uplink";
@@ -173,6 +180,22 @@ origin(const struct port *p)
 	return h;
 }
 
+static void	receipted(struct bridge *, uint32_t);
+
+int
+bridge_uplink_can_put(struct bridge *b)
+{
+	struct bridge_up *u = b->up;
+	uint32_t n;
+
+	if (!b->opt.relay.persistent || u->pend_len < UPLINK_RING)
+		return 1;
+	/* The tick may not have seen the relay's last receipts yet. */
+	if (ring_space(&u->port.rx, &n) == RING_OK)
+		receipted(b, u->port.rx.seen);
+	return u->pend_len < UPLINK_RING;
+}
+
 int
 bridge_uplink_put(struct bridge *b, struct port *src,
     const unsigned char *hdr, const unsigned char *data, uint32_t len)
@@ -185,8 +208,7 @@ bridge_uplink_put(struct bridge *b, struct port *src,
 
 	if (len + UPLINK_META_LEN > p->rx.frame_max)
 		return -1;
-	if (ring_reserve(&p->rx, &buf) != 1 ||
-	    (b->opt.relay.persistent && u->pend_len == UPLINK_RING))
+	if (!bridge_uplink_can_put(b) || ring_reserve(&p->rx, &buf) != 1)
 		return 0;
 	memcpy(buf, &m, sizeof(m));
 	memcpy(buf + sizeof(m), hdr, RING_ETH_HLEN);

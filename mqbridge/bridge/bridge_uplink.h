@@ -59,6 +59,8 @@ void	bridge_uplink_ctl(struct bridge *, const struct ring_frame *);
  * ring has no room (then keep the frame and offer it again). */
 int	bridge_uplink_result(struct bridge *, uint32_t index,
 	    enum uplink_status);
+/* Room to keep track of one more frame waiting for a receipt? */
+int	bridge_uplink_can_put(struct bridge *);
 /* Put a frame from src (its TX index: the one being taken) on the
  * relay's ring, after its origin and number; 1 put, 0 no room, -1 too
  * big for the uplink. */

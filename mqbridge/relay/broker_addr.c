@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -97,7 +100,7 @@ static int
 open_tcp(const struct broker_addr *b, char *err, size_t len)
 {
 	struct addrinfo hints, *res, *ai;
-	int fd = -1, rc, saved = 0;
+	int fd = -1, rc, saved = 0, one = 1;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -112,6 +115,10 @@ open_tcp(const struct broker_addr *b, char *err, size_t len)
 			saved = errno;
 			continue;
 		}
+		/* One frame is one small write: Nagle would hold it back
+		 * for the broker's delayed ACK, tens of milliseconds. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
 		    errno == EINPROGRESS)
 			break;

@@ -188,7 +188,10 @@ on_tick(struct evloop *l, struct ev_timer *t)
 	struct relay *r = t->arg;
 
 	relay_pump(r);
-	if (++n % STATS_TICKS == 0)
+	/* Every second, and every tick while frames move, so that the
+	 * bridge's status file follows a transfer closely. */
+	if (++n % STATS_TICKS == 0 || memcmp(r->st, r->st_sent,
+	    sizeof(r->st)) != 0)
 		uplink_stats(r);
 	ev_timer_start(l, t, TICK_US, on_tick, r);
 }

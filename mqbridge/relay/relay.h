@@ -122,6 +122,8 @@ struct relay {
 
 	struct stomp_conn conn;
 	uint64_t	 st[US_COUNT];
+	uint64_t	 st_sent[US_COUNT];	/* as last reported */
+	int64_t		 st_ms;			/* when */
 	int		 stop;
 };
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/relay/relay.h"
 
@@ -302,6 +303,10 @@ tx_pump(struct relay *r)
 	while (walk_one(r))
 		;
 	settle(r);
+	/* A burst just went out: tell the bridge's status file soon. */
+	if (r->rx.head == r->ctl_scan && clock_ms() - r->st_ms >= 10 &&
+	    memcmp(r->st, r->st_sent, sizeof(r->st)) != 0)
+		uplink_stats(r);
 }
 
 void

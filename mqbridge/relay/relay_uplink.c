@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/doorbell.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/relay/relay.h"
 
@@ -168,8 +169,11 @@ uplink_stats(struct relay *r)
 	r->st[US_failures] = r->conn.st.failures;
 	r->st[US_sessions] = r->conn.st.sessions;
 	memcpy(s.v, r->st, sizeof(s.v));
-	if (uplink_ctl(r, &s, sizeof(s)) == 0)
+	if (uplink_ctl(r, &s, sizeof(s)) == 0) {
 		uplink_flush(r);
+		memcpy(r->st_sent, r->st, sizeof(r->st));
+		r->st_ms = clock_ms();
+	}
 }
 
 /*

@@ -43,6 +43,7 @@
 #define BEAT_GRACE	2	/* silence allowed: this many intervals */
 #define HOME_MS		10000	/* knock at the first broker */
 #define STABLE_MS	10000	/* a session this long resets the backoff */
+#define FLUSH_BYTES	65536	/* queued output written without waiting */
 
 static void	attempt(struct evloop *, struct ev_timer *);
 static void	on_io(struct evloop *, struct ev_io *, uint32_t);
@@ -122,6 +123,7 @@ teardown(struct stomp_conn *c)
 	ev_timer_stop(c->loop, &c->beat_out);
 	ev_timer_stop(c->loop, &c->beat_in);
 	ev_timer_stop(c->loop, &c->home);
+	ev_timer_stop(c->loop, &c->flush);
 	if (c->knock_io.active) {
 		ev_io_stop(c->loop, &c->knock_io);
 		close(c->knock_io.fd);
@@ -280,6 +282,21 @@ queue_frame(struct stomp_conn *c, const struct stomp_frame *f)
 	return 0;
 }
 
+static void
+on_flush(struct evloop *l, struct ev_timer *t)
+{
+	struct stomp_conn *c = t->arg;
+
+	(void)l;
+	if (c->state == SC_UP || c->state == SC_BYE)
+		(void)flush_out(c);
+}
+
+/*
+ * Frames queued in one turn of the loop go out in one write at its end
+ * (a timer due now fires after the descriptors), not one system call
+ * and one TCP segment each; a full FLUSH_BYTES goes at once.
+ */
 int
 stomp_conn_send(struct stomp_conn *c, const struct stomp_frame *f)
 {
@@ -289,7 +306,11 @@ stomp_conn_send(struct stomp_conn *c, const struct stomp_frame *f)
 		c->want_room = 1;
 		return -1;
 	}
-	return flush_out(c) == -1 ? -1 : 0;
+	if (c->out_len - c->out_off >= FLUSH_BYTES)
+		return flush_out(c) == -1 ? -1 : 0;
+	if (!c->flush.active)
+		ev_timer_start(c->loop, &c->flush, 0, on_flush, c);
+	return 0;
 }
 
 size_t

@@ -81,6 +81,7 @@ struct stomp_conn {
 	struct ev_timer	 beat_out;	/* send a heart-beat if idle */
 	struct ev_timer	 beat_in;	/* the broker went silent */
 	struct ev_timer	 home;		/* knock at the first broker */
+	struct ev_timer	 flush;		/* write what this turn queued */
 	struct ev_io	 knock_io;	/* a knock under way */
 	int		 going_home;
 	uint32_t	 beat_out_ms, beat_in_ms;	/* negotiated */

@@ -24,8 +24,9 @@
 #include <stdint.h>
 
 #define UPLINK_CTL	0x1u	/* descriptor flag: a control message */
-#define UPLINK_RING	1024u	/* descriptors per ring */
-#define UPLINK_WINDOW_MAX (UPLINK_RING / 2)	/* so control fits too */
+#define UPLINK_RING	4096u	/* descriptors per ring: frames in flight
+				 * to a persistent broker, packs of them */
+#define UPLINK_WINDOW_MAX 512u	/* SENDs in flight; control fits too */
 #define UPLINK_MAC_RELAY { 0x02, 0x6d, 0x71, 0x72, 0x6c, 0x79 } /* "mqrly" */
 
 /* Before each frame for the broker: where it entered the bridge. */

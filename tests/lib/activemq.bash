@@ -89,7 +89,10 @@ _amq_quiet_service() {
 
 # amq_get DIR KEY: the last KEY=value line of DIR/state.
 amq_get() {
-	sed -n "s/^$2=//p" "$1/state" 2>/dev/null | tail -n 1
+	# Nothing (and success) before the first start: callers may run
+	# under set -e -o pipefail.
+	[ -f "$1/state" ] || return 0
+	sed -n "s/^$2=//p" "$1/state" | tail -n 1
 }
 
 _amq_set() {
@@ -246,9 +249,12 @@ _amq_config() {
 		net+="    </networkConnectors>
 "
 	fi
+	# Frames are small and latency matters: no Nagle on the broker's
+	# side either (its default keeps small writes for up to 40 ms).
+	opts="?transport.tcpNoDelay=true"
 	if [ -n "$maxframe" ]; then
 		[[ $maxframe =~ ^[0-9]+$ ]] || { echo "amq_start: bad --max-frame" >&2; return 1; }
-		opts="?transport.maxFrameSize=$maxframe"
+		opts+="&amp;transport.maxFrameSize=$maxframe"
 	fi
 	if [ -n "$keystore" ]; then
 		[ -n "$ssl" ] || { echo "amq_start: --ssl without a port" >&2; return 1; }
