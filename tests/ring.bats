@@ -84,6 +84,10 @@ unit() {
 	unit flags_and_lag
 }
 
+@test "ring: the uplink's control messages are believed only whole and typed" {
+	unit uplink_ctl
+}
+
 @test "ring: random scribbles never make us touch outside the slot" {
 	unit confined
 }

@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_uplink.h"
+#include "mqbridge/slot/ring_check.h"
 
 #define PEND_MASK	(UPLINK_RING - 1)
 
@@ -131,10 +132,7 @@ bridge_uplink_ctl(struct bridge *b, const struct ring_frame *f)
 {
 	struct uplink_stats s;
 
-	if (f->len != sizeof(s))
-		return;
-	memcpy(&s, f->data, sizeof(s));
-	if (s.h.type != UPLINK_STATS || s.h.len != sizeof(s))
+	if (ring_check_uplink_ctl(f, &s, sizeof(s)) != UPLINK_STATS)
 		return;
 	memcpy(b->up->st, s.v, sizeof(b->up->st));
 	b->up->st_ms = clock_ms();

@@ -22,6 +22,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/relay/relay.h"
+#include "mqbridge/slot/ring_check.h"
 
 #define RETRY_MIN_US	1000
 #define RETRY_MAX_US	200000
@@ -308,26 +309,19 @@ result(struct relay *r, uint32_t index, uint32_t status)
 void
 rx_control(struct relay *r, const struct ring_frame *f)
 {
-	struct uplink_ctl h;
-	struct uplink_mac m;
-	struct uplink_result res;
+	union {
+		struct uplink_mac m;
+		struct uplink_result res;
+	} u;
 
-	if (f->len < sizeof(h))
-		return;
-	memcpy(&h, f->data, sizeof(h));
-	switch (h.type) {
+	switch (ring_check_uplink_ctl(f, &u, f->len <= sizeof(u) ? f->len :
+	    0)) {
 	case UPLINK_SUB:
 	case UPLINK_UNSUB:
-		if (f->len < sizeof(m))
-			return;
-		memcpy(&m, f->data, sizeof(m));
-		want(r, m.mac, h.type == UPLINK_SUB);
+		want(r, u.m.mac, u.m.h.type == UPLINK_SUB);
 		break;
 	case UPLINK_RESULT:
-		if (f->len < sizeof(res))
-			return;
-		memcpy(&res, f->data, sizeof(res));
-		result(r, res.index, res.status);
+		result(r, u.res.index, u.res.status);
 		break;
 	}
 }

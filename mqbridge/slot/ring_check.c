@@ -11,8 +11,10 @@
  */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mqbridge/slot/ring_check.h"
+#include "mqbridge/slot/uplink.h"
 
 #define LOAD(p)		atomic_load_explicit((p), memory_order_relaxed)
 #define LOAD_ACQ(p)	atomic_load_explicit((p), memory_order_acquire)
@@ -280,4 +282,26 @@ uint64_t
 ring_check_claim(const struct ring_claim *c)
 {
 	return LOAD_ACQ(&c->token);
+}
+
+unsigned int
+ring_check_uplink_ctl(const struct ring_frame *f, void *out, size_t len)
+{
+	static const size_t size[] = {
+		[UPLINK_SUB] = sizeof(struct uplink_mac),
+		[UPLINK_UNSUB] = sizeof(struct uplink_mac),
+		[UPLINK_RESULT] = sizeof(struct uplink_result),
+		[UPLINK_STATS] = sizeof(struct uplink_stats),
+	};
+	struct uplink_ctl h;
+
+	/* One copy out of the shared buffer, then decide on the copy. */
+	if (!(f->flags & UPLINK_CTL) || f->len != len || len < sizeof(h))
+		return 0;
+	memcpy(out, f->data, len);
+	memcpy(&h, out, sizeof(h));
+	if (h.type == 0 || h.type >= sizeof(size) / sizeof(size[0]) ||
+	    size[h.type] != len || h.len != len)
+		return 0;
+	return h.type;
 }

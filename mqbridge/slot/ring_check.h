@@ -15,6 +15,7 @@
 #ifndef TM_RING_CHECK_H
 #define TM_RING_CHECK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mqbridge/slot/ring_view.h"
@@ -57,6 +58,14 @@ int	ring_check_wakeup(const struct ring *);
 /* A side's control words. */
 int	ring_check_side(const struct ring_side_blk *, enum ring_side,
 	    struct ring_side_view *);
+/*
+ * A control message of the uplink (uplink.h): its type, and a copy of it
+ * in out (len bytes, the size that type has) once its length and type
+ * agree; 0 when they do not, and nothing is copied.
+ */
+unsigned int ring_check_uplink_ctl(const struct ring_frame *, void *out,
+	    size_t len);
+
 /* The claim token: any value is a valid token. */
 uint64_t ring_check_claim(const struct ring_claim *);
 

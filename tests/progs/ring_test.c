@@ -23,6 +23,7 @@
 
 #include "mqbridge/slot/ring.h"
 #include "mqbridge/slot/ring_check.h"
+#include "mqbridge/slot/uplink.h"
 
 static int failed;
 
@@ -548,6 +549,36 @@ t_flags_and_lag(void)
 	fx_close(&x);
 }
 
+/* The uplink's control messages are believed only whole and typed. */
+static void
+t_uplink_ctl(void)
+{
+	struct uplink_result res = { { UPLINK_RESULT, sizeof(res), 0 }, 7, 1 };
+	struct uplink_mac mac = { { UPLINK_SUB, sizeof(mac), 0 }, { 2 }, { 0 } };
+	unsigned char buf[64];
+	struct ring_frame f = { buf, sizeof(res), UPLINK_CTL };
+	union {
+		struct uplink_result res;
+		struct uplink_mac mac;
+	} out;
+
+	memcpy(buf, &res, sizeof(res));
+	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(res)), UPLINK_RESULT);
+	CHECK_EQ(out.res.index, 7);
+	f.flags = 0;				/* a frame, not a message */
+	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(res)), 0);
+	f.flags = UPLINK_CTL;
+	f.len = sizeof(mac);			/* a RESULT too short */
+	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(mac)), 0);
+	memcpy(buf, &mac, sizeof(mac));
+	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(mac)), UPLINK_SUB);
+	buf[0] = 99;				/* an unknown type */
+	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(mac)), 0);
+	mac.h.len = 3;				/* a length that lies */
+	memcpy(buf, &mac, sizeof(mac));
+	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(mac)), 0);
+}
+
 static void
 t_hostile_slot_words(void)
 {
@@ -918,6 +949,7 @@ static const struct {
 	{ "hostile_desc", t_hostile_desc },
 	{ "hostile_slot_words", t_hostile_slot_words },
 	{ "flags_and_lag", t_flags_and_lag },
+	{ "uplink_ctl", t_uplink_ctl },
 	{ "confined", t_confined },
 	{ "claim", t_claim },
 	{ "states", t_states },
