@@ -568,8 +568,9 @@ t_uplink_ctl(void)
 	f.flags = 0;				/* a frame, not a message */
 	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(res)), 0);
 	f.flags = UPLINK_CTL;
-	f.len = sizeof(mac);			/* a RESULT too short */
-	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(mac)), 0);
+	f.len = sizeof(res) - 1;		/* a RESULT cut short */
+	CHECK_EQ(ring_check_uplink_ctl(&f, &out, f.len), 0);
+	f.len = sizeof(mac);
 	memcpy(buf, &mac, sizeof(mac));
 	CHECK_EQ(ring_check_uplink_ctl(&f, &out, sizeof(mac)), UPLINK_SUB);
 	buf[0] = 99;				/* an unknown type */
