@@ -26,6 +26,9 @@
 #define BRIDGE_BEAT_MS		100	/* our heartbeat on every port */
 #define BRIDGE_TICK_MS		20	/* slot states, reclaim, servers */
 #define BRIDGE_RETRY_MS		1000	/* a region we cannot serve yet */
+#define REJOIN_MIN_MS		100	/* a server gone: first retry */
+#define REJOIN_MAX_MS		5000
+#define REJOIN_TIMEOUT_MS	1000	/* for the new one's greeting */
 
 struct bridge_opts {
 	const char	*sock[BRIDGE_REGIONS_MAX];
@@ -123,6 +126,8 @@ struct bridge_region {			/* one joined server */
 	struct ev_io	 sock_io;
 	struct ev_io	 bell_io[IVPEER_VECTORS_MAX];
 	int		 bell_fd;	/* the uplink's NIC doorbell */
+	int64_t		 rejoin_ms;	/* server gone: next try */
+	int64_t		 rejoin_wait;	/* its backoff */
 };
 
 struct bridge_stats {
