@@ -185,6 +185,10 @@ check:
 run: all
 	O=$(O) bash scripts/run-system
 
+# The whole system as two hosts with their brokers (scripts/demo).
+demo:
+	O=$(O) bash scripts/demo
+
 bench:
 	O=$(O) bash bench/run
 
@@ -196,4 +200,4 @@ clean:
 	rm -rf $(O) build
 
 .PHONY: all check install clean test-progs bench-progs bench-net-progs \
-	run bench fuzz
+	run bench fuzz demo
