@@ -30,6 +30,7 @@
 #include "lib/sigfd.h"
 #include "mqbridge/bridge/bridge_loop.h"
 #include "mqbridge/bridge/bridge_region.h"
+#include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_stats.h"
 #include "mqbridge/bridge/bridge_switch.h"
 #include "mqbridge/bridge/bridge_uplink.h"
@@ -377,6 +378,9 @@ open_all(struct bridge *b)
 			log_err("%s", err);
 			return -1;
 		}
+		port_init(&b->up->port, &b->up->reg, 0, b->nports);
+		b->up->port.uplink = 1;
+		b->up->port.resume = 0;
 		b->ports[b->nports++] = &b->up->port;
 	}
 	return switch_init(b);
