@@ -135,3 +135,15 @@ count_arrived() {
 	absent "MAC CONFLICT" "$T/A.bridge.log"
 	absent "MAC CONFLICT" "$T/B.bridge.log"
 }
+
+@test "drill: 32 endpoints per host ping endpoints on the other host through two networked brokers; every one gets replies" {
+	normal_only
+	need_mqnic
+	need_net
+	local rel=${TM_BUILD#"$TM_TOP"/}
+	[ "$rel" != "$TM_BUILD" ] || skip "TM_BUILD outside the checkout"
+	run env O="$rel" bash "$TM_TOP/bench/scale_drill.sh" 32 30
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[[ $output =~ \|\ 64\ \|\ 30\ s\ \|\ 64\ of\ 64\ \| ]]
+}
