@@ -142,8 +142,8 @@ count_arrived() {
 	need_net
 	local rel=${TM_BUILD#"$TM_TOP"/}
 	[ "$rel" != "$TM_BUILD" ] || skip "TM_BUILD outside the checkout"
-	run env O="$rel" bash "$TM_TOP/bench/scale_drill.sh" 32 30
+	run env O="$rel" bash "$TM_TOP/bench/scale_drill.sh" 32 60
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
-	[[ $output =~ \|\ 64\ \|\ 30\ s\ \|\ 64\ of\ 64\ \| ]]
+	[[ $output =~ \|\ 64\ \|\ 60\ s\ \|\ 64\ of\ 64\ \| ]]
 }
