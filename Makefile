@@ -45,7 +45,8 @@ IVPEER_SRCS	= lib/ivpeer.c lib/greet.c lib/doorbell.c
 # The server's own modules.
 SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
 		  server/listen.c server/options.c server/out.c server/peer.c \
-		  server/region.c lib/proc.c $(LIB_SRCS)
+		  server/region.c server/stats.c lib/proc.c lib/status.c \
+		  lib/svc.c $(LIB_SRCS)
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
 		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
