@@ -58,7 +58,7 @@ BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  mqbridge/bridge/bridge_switch.c lib/mapguard.c lib/loglimit.c \
 		  mqbridge/bridge/bridge_uplink.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
-		  lib/proc.c \
+		  lib/proc.c lib/status.c lib/svc.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 RELAY_SRCS	= mqbridge/relay/mqrelay.c mqbridge/relay/relay_uplink.c \
 		  mqbridge/relay/relay_tx.c mqbridge/relay/relay_rx.c \
