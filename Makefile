@@ -70,7 +70,7 @@ MQNIC_SRCS	= mqbridge/nic/mqnic.c mqbridge/nic/nic_attach.c \
 		  mqbridge/nic/nic_link.c mqbridge/nic/nic_opts.c \
 		  mqbridge/nic/nic_pci.c mqbridge/nic/nic_ivshmem.c \
 		  mqbridge/nic/nic_tap.c lib/mapguard.c lib/loglimit.c \
-		  lib/proc.c \
+		  lib/proc.c lib/svc.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 
 # Test-only programs (tests/progs) and benchmarks.
