@@ -5,7 +5,10 @@
 #                        this build and in an ASan+UBSan build
 #   make run             the server and the bridge in the foreground
 #   make bench           the benchmarks (bench/run)
-#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make install PREFIX=/usr/local [DESTDIR=...]: daemons (and mqrelay,
+#                        which mqbridge runs from its own directory) to
+#                        sbin, the client to bin, manual pages, and the
+#                        systemd units of contrib/systemd with their paths
 #   make clean
 #
 # O=DIR puts everything the build makes under DIR (default build):
@@ -20,6 +23,10 @@
 CC	?= cc
 O	?= build
 PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
 CFLAGS	?= -O2 -g
 WARN	= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 ifeq ($(SAN),1)
@@ -189,9 +196,23 @@ run: all
 bench:
 	O=$(O) bash bench/run
 
+DAEMONS	= $(BIN)/tm_ivshmem_server $(BIN)/mqbridge $(BIN)/mqnic $(BIN)/mqrelay
+UNITS	= $(wildcard contrib/systemd/*.service contrib/systemd/*.socket)
+
+# The units name /usr/local/sbin, rewritten to SBINDIR as they go in.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BIN)/tm_ivshmem_client $(DESTDIR)$(BINDIR)
+	install -m 0755 $(DAEMONS) $(DESTDIR)$(SBINDIR)
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' "$$u" \
+		    >"$(DESTDIR)$(UNITDIR)/$${u##*/}" && \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$${u##*/}" || exit 1; \
+	done
 
 clean:
 	rm -rf $(O) build
