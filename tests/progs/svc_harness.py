@@ -48,6 +48,7 @@ def main():
     if a.notify:
         nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         nsock.bind(a.notify)
+        os.chmod(a.notify, 0o777)    # as systemd's: any user may send
         nsock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     pid = os.fork()
     if pid == 0:
