@@ -206,8 +206,8 @@ install: all
 	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN)/tm_ivshmem_client $(DESTDIR)$(BINDIR)
 	install -m 0755 $(DAEMONS) $(DESTDIR)$(SBINDIR)
-	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1
-	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8
 	for u in $(UNITS); do \
 		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' "$$u" \
 		    >"$(DESTDIR)$(UNITDIR)/$${u##*/}" && \

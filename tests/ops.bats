@@ -321,15 +321,15 @@ in_private_dev() {
 @test "man pages: mandoc -Tlint finds nothing but manuals not installed here" {
 	command -v mandoc >/dev/null || { echo "# mandoc missing: apt-get install mandoc" >&2; return 1; }
 	local f
-	for f in "$TM_TOP"/man/*.[18]; do
+	for f in "$TM_TOP"/docs/man/*.[18]; do
 		# "referenced manual not found" names our own pages before
 		# they are installed, and mandoc.db staleness is the host's.
 		run mandoc -Tlint "$f"
 		printf '%s\n' "$output" | grep -v 'referenced manual not found\|mandoc\.db' |
 		    grep . && { echo "# $f is not clean" >&2; return 1; }
 	done
-	[ -f "$TM_TOP/man/tm_ivshmem_client.1" ]
-	ls "$TM_TOP"/man/{tm_ivshmem_server,mqbridge,mqnic,mqrelay}.8
+	[ -f "$TM_TOP/docs/man/tm_ivshmem_client.1" ]
+	ls "$TM_TOP"/docs/man/{tm_ivshmem_server,mqbridge,mqnic,mqrelay}.8
 }
 
 # options_of_help: the options -h names, one per line ("[-hv]" counts as
@@ -358,7 +358,7 @@ options_of_page() {
 @test "man pages: every option -h names is explained in the page, and every option the page explains is in -h" {
 	local prog page bad=0
 	for prog in tm_ivshmem_server:8 tm_ivshmem_client:1 mqbridge:8 mqnic:8 mqrelay:8; do
-		page=$TM_TOP/man/${prog%:*}.${prog#*:}
+		page=$TM_TOP/docs/man/${prog%:*}.${prog#*:}
 		"$TM_BUILD/bin/${prog%:*}" -h >"$T/help" 2>&1 || true
 		options_of_help <"$T/help" >"$T/h"
 		options_of_page "$page" >"$T/p"
