@@ -38,6 +38,8 @@ struct bridge_opts {
 	uint64_t	 offset;
 	int		 force_format;
 	const char	*status;
+	const char	*status_prom;	/* --status FILE.prom */
+	int		 syslog;	/* --syslog */
 	unsigned int	 reclaim_s;
 	unsigned int	 budget;
 	unsigned int	 full_wait_ms;	/* a full RX ring holds senders */

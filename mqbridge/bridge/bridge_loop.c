@@ -31,6 +31,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mapguard.h"
+#include "lib/svc.h"
 #include "mqbridge/bridge/bridge_loop.h"
 #include "mqbridge/bridge/bridge_region.h"
 #include "mqbridge/bridge/bridge_slot.h"
@@ -128,6 +129,7 @@ loop_init(struct bridge *b, int sigfd)
 	ev_timer_start(&b->loop, &b->tick, 0, on_tick, b);
 	ev_timer_start(&b->loop, &b->beat, 0, on_beat, b);
 	ev_timer_start(&b->loop, &b->status, 0, on_status, b);
+	svc_watchdog_start(&b->loop);
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #include "lib/mapguard.h"
 #include "lib/proc.h"
 #include "lib/sigfd.h"
+#include "lib/svc.h"
 #include "mqbridge/nic/nic_attach.h"
 #include "mqbridge/nic/nic_link.h"
 #include "mqbridge/nic/nic_opts.h"
@@ -78,6 +79,7 @@ on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
 		} else if (!n->stopping) {
 			log_info("stopping on %s",
 			    strsignal((int)si.ssi_signo));
+			(void)svc_notify("STOPPING=1");
 			n->stopping = 1;
 		}
 	}
@@ -215,6 +217,8 @@ session_start(struct nic *n)
 	ev_timer_start(&n->loop, &n->tick, 0, on_tick, n);
 	log_info("mqnic ready: slot %u tap %s mac %s", n->slot.slot,
 	    n->tap.name, n->o.macstr);
+	(void)svc_notify("READY=1\nSTATUS=slot %u tap %s mac %s",
+	    n->slot.slot, n->tap.name, n->o.macstr);
 	return 0;
 }
 
@@ -313,6 +317,7 @@ loop_init(struct nic *n)
 	/* Blocked everywhere, read from the loop: no handler races. */
 	n->sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
 	watch(n, &n->sig_io, n->sigfd, on_signal);
+	svc_watchdog_start(&n->loop);
 }
 
 int
@@ -324,7 +329,7 @@ main(int argc, char **argv)
 
 	log_init("mqnic", 0, 0);
 	nic_opts_parse(argc, argv, &n.o);
-	log_init("mqnic", n.o.verbosity, 0);
+	log_init("mqnic", n.o.verbosity, n.o.syslog);
 	/* The server hands us one eventfd per peer and vector. */
 	proc_raise_nofile();
 	loop_init(&n);

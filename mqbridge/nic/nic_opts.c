@@ -25,7 +25,8 @@ enum {
 	OPT_MAC = 256,
 	OPT_TAP,
 	OPT_PCI,
-	OPT_OFFSET
+	OPT_OFFSET,
+	OPT_SYSLOG
 };
 
 static const struct option long_opts[] = {
@@ -38,6 +39,7 @@ static const struct option long_opts[] = {
 	{ "tap",	required_argument,	NULL, OPT_TAP },
 	{ "pci",	required_argument,	NULL, OPT_PCI },
 	{ "offset",	required_argument,	NULL, OPT_OFFSET },
+	{ "syslog",	no_argument,		NULL, OPT_SYSLOG },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -46,7 +48,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: mqnic [-hv] (-p SOCKET | --pci DIR) --mac MAC [--tap NAME]\n"
-"             [-n VECTORS] [--offset BYTES] [-w SECONDS]\n"
+"             [-n VECTORS] [--offset BYTES] [-w SECONDS] [--syslog]\n"
 "\n"
 "Be one NIC on the shared-memory Ethernet of mqbridge: claim a slot of the\n"
 "NIC area for MAC, create a TAP device and move its frames to and from the\n"
@@ -77,10 +79,12 @@ usage(FILE *f)
 "                default %d); a crashed owner with our own peer ID was an\n"
 "                earlier run of ours, and we take its slot back at once\n"
 "Other:\n"
+"  --syslog      log to syslog (facility daemon) instead of stderr\n"
 "  -v            log more (each frame-path event)\n"
 "  -h            show this help\n"
 "\n"
-"Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up.\n"
+"Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up (and\n"
+"tells systemd READY=1 and STATUS=; WATCHDOG=1 at half WATCHDOG_USEC).\n"
 "Signals: TERM, INT or HUP release the slot and exit 0; USR1 logs the\n"
 "counters (frames, bytes, drops by reason).\n", NIC_TAP_DEFAULT,
 	    NIC_WAIT_DEFAULT);
@@ -244,6 +248,9 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 			break;
 		case OPT_OFFSET:
 			parse_offset(optarg, o);
+			break;
+		case OPT_SYSLOG:
+			o->syslog = 1;
 			break;
 		case ':':
 			fatal("%s needs a value; see mqnic -h",

@@ -23,6 +23,7 @@ struct nic_opts {
 	uint64_t	 offset;	/* of the NIC area in the region */
 	unsigned int	 wait_s;	/* for the area to be formatted */
 	int		 verbosity;
+	int		 syslog;	/* --syslog */
 };
 
 /* Parse argv; every bad option is a one-line error and exit 1. */
