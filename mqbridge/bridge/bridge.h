@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/clock.h"
 #include "lib/evloop.h"
 #include "lib/ivpeer.h"
 #include "lib/loglimit.h"
@@ -128,8 +129,7 @@ struct bridge_region {			/* one joined server */
 	struct ev_io	 sock_io;
 	struct ev_io	 bell_io[IVPEER_VECTORS_MAX];
 	int		 bell_fd;	/* the uplink's NIC doorbell */
-	int64_t		 rejoin_ms;	/* server gone: next try */
-	int64_t		 rejoin_wait;	/* its backoff */
+	struct backoff	 rejoin;	/* server gone: when to try again */
 };
 
 struct bridge_stats {

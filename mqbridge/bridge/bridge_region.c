@@ -344,13 +344,8 @@ rejoin(struct bridge *b, struct bridge_region *r, int64_t now)
 	char err[256];
 	uint32_t s;
 
-	if (now < r->rejoin_ms)
+	if (!backoff_due(&r->rejoin, now, REJOIN_MIN_MS, REJOIN_MAX_MS))
 		return;
-	if (r->rejoin_wait == 0)
-		r->rejoin_wait = REJOIN_MIN_MS;
-	r->rejoin_ms = now + r->rejoin_wait;
-	if ((r->rejoin_wait *= 2) > REJOIN_MAX_MS)
-		r->rejoin_wait = REJOIN_MAX_MS;
 	if (ivpeer_connect(&np, r->path, SCM_PROTO_V0, b->opt.nvec,
 	    REJOIN_TIMEOUT_MS, err, sizeof(err)) == -1) {
 		log_debug("%s: %s; trying again", r->path, err);
@@ -362,14 +357,14 @@ rejoin(struct bridge *b, struct bridge_region *r, int64_t now)
 		log_err("%s: the server there serves another region now; "
 		    "restart mqbridge to serve it", r->path);
 		ivpeer_close(&np);
-		r->rejoin_ms = now + REJOIN_MAX_MS;
+		backoff_hold(&r->rejoin, now, REJOIN_MAX_MS);
 		return;
 	}
 	bridge_region_unwatch(b, r);
 	ivpeer_close(&r->peer);
 	r->peer = np;
 	r->joined = 1;
-	r->rejoin_wait = 0;
+	backoff_reset(&r->rejoin);
 	if (bridge_region_watch(b, r) == -1)
 		return;
 	for (s = 0; s < r->nports; s++) {

@@ -7,7 +7,8 @@
  * the way out.  Everything waits on the one event loop (lib/evloop.h):
  * the signals, the TAP, our doorbell and the server's socket are its
  * handles, and a timer ticks every 100 ms to beat the heartbeat, follow
- * the bridge's state and check that the slot is still ours.
+ * the bridge's state, check that the slot is still ours, and join a
+ * restarted server again.
  *
  * The loop busy-polls for a while after the last frame, then sleeps:
  * with the need-wakeup flag up when a doorbell can reach us (a server's
@@ -115,12 +116,34 @@ on_sock(struct evloop *l, struct ev_io *io, uint32_t events)
 		ev_io_stop(l, io);
 }
 
+static void watch(struct nic *, struct ev_io *, int, ev_io_fn *);
+
+/* A restarted server: its eventfds replace the dead one's, and the
+ * bridge learns our new ID from the slot. */
+static void
+rejoin(struct nic *n)
+{
+	struct ivpeer np;
+
+	if (nic_ivshmem_reconnect(&n->dev, &n->o, clock_ms(), &np) != 1)
+		return;
+	/* Out of epoll before they close: the old doorbell lives on in
+	 * other processes, and epoll would keep watching it for us. */
+	ev_io_stop(&n->loop, &n->bell_io);
+	ev_io_stop(&n->loop, &n->sock_io);
+	nic_ivshmem_adopt(&n->dev, &np);
+	watch(n, &n->bell_io, nic_ivshmem_bell_fd(&n->dev), on_bell);
+	watch(n, &n->sock_io, nic_ivshmem_server_fd(&n->dev), on_sock);
+	nic_reident(&n->slot, n->dev.id, n->o.mac);
+}
+
 static void
 on_tick(struct evloop *l, struct ev_timer *t)
 {
 	struct nic *n = t->arg;
 
 	ev_timer_start(l, t, TICK_US, on_tick, n);
+	rejoin(n);
 	if (n->lost != NIC_HELD)
 		return;
 	n->lost = nic_slot_check(&n->slot);
