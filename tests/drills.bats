@@ -147,3 +147,45 @@ count_arrived() {
 	[ "$status" -eq 0 ]
 	[[ $output =~ \|\ 64\ \|\ 60\ s\ \|\ 64\ of\ 64\ \| ]]
 }
+
+@test "drill: a guest scribbles over its own slot during counted traffic; only its slot is reset, every frame arrives" {
+	normal_only
+	need_mqnic
+	need_net
+	local n=3000 sc nsc line bad=0
+	host A --persistent
+	host B --persistent
+	host_peer dst B "$MAC_B" -w 300 run hold
+	running dst
+	host_peer loc A "$MAC_D" -w 300 run hold
+	running loc
+	nsc=$(netns c)
+	quiet_ns "$nsc"
+	host_nic bad A "$nsc" "$MAC_C" 10.77.0.3/24
+	sc=$(slot_of bad)
+	sleep 1		# the queue's demand reaches the broker
+	host_peer src A "$MAC_A" -w 300 run send "$MAC_B" "$n" send "$MAC_D" "$n" hold
+	wait_count "$T/dst.out" '^rx ' $((n / 10)) 60
+	# 3 s of garbage in the guest's own rings while the stream runs.
+	"$SCRIBBLE" "$T/A.region" 0 "$sc" storm 3
+	count_arrived "$T/dst.out" "$n" 120
+	count_arrived "$T/loc.out" "$n" 60
+	# The guest's slot was reset, and no other: every line the bridge
+	# logged about a reset, a repair or garbage names the guest's slot.
+	grep -Eq "slot (0\.)?$sc\b.*(reset|repair)" "$T/A.bridge.log"
+	while read -r line; do
+		grep -Eo 'slot (0\.)?[0-9]+' <<<"$line" | grep -Evq "^slot (0\.)?$sc\$" ||
+			continue
+		echo "# another slot was touched: $line" >&2
+		bad=1
+	done < <(grep -E "reset|repair|corrupt|garbage" "$T/A.bridge.log" || true)
+	[ "$bad" -eq 0 ]
+	kill -USR1 "$HOST_PID_A"
+	sleep 0.3
+	awk -v s="0.$sc" '$1 == "slot" && $2 != s {
+		for (i = 3; i < NF; i += 2) if ($i == "resets" && $(i + 1) != 0) {
+			print "# " $0; bad = 1 } } END { exit bad }' "$T/A.status"
+	# And the guest's slot runs again.
+	wait_for "$T/A.bridge.log" "slot 0\.$sc: running" 10
+	[ "$(host_slot_field A "$MAC_C" state)" = run ]
+}
