@@ -6,17 +6,20 @@
 #   bash bench/qemu-ivshmem-server.sh       (as root on Debian 12)
 #   QEMU_SERVER=$(bash bench/qemu-ivshmem-server.sh) bash bench/run
 #
-# It fetches the Debian source package (apt-get source, with deb-src
-# entries of its own derived from the system's deb entries, kept in a
-# private apt directory: /etc/apt is not touched), installs the few build
-# dependencies with apt-get, configures QEMU with the minimum and builds
-# only the contrib/ivshmem-server target (nice -n 10, ninja -j2).  The
-# first run takes about 5 to 10 minutes on 2 shared CPUs, most of it the
-# download and configure; everything lives under CACHE
-# (/var/tmp/tm-qemu-ivshmem-server): the source under src/, the build
-# under src/*/build/, the binary as CACHE/ivshmem-server with the QEMU
-# version it came from in CACHE/version.  A later run with that binary
-# in place does nothing.  The binary's path is the last line printed.
+# It fetches the Debian source package (apt-get source, through deb-src
+# twins of the system's deb entries in a private apt directory: /etc/apt
+# is not touched), installs the few build dependencies with apt-get,
+# configures QEMU with the minimum (no emulator, no docs, no optional
+# feature) and builds only the contrib/ivshmem-server target, at
+# nice -n 10 with ninja -j2.  The first run takes about 2 minutes on 2
+# shared CPUs (24 MB to download, configure, about 420 build steps),
+# more where apt-get must install meson first.  Everything lives under
+# CACHE (default /var/tmp/tm-qemu-ivshmem-server): the source in
+# src-VERSION/, the build in src-VERSION/qemu-*/build/, logs as *.log,
+# the binary as CACHE/ivshmem-server and the Debian version of QEMU it
+# came from in CACHE/version.  While that version is the one installed,
+# a later run only prints the path.  The binary's path is always the
+# last line printed (on standard output; progress goes to standard error).
 set -euo pipefail
 
 prog=bench/qemu-ivshmem-server.sh
@@ -64,7 +67,8 @@ write_sources() {
 }
 
 aptsrc() {
-	apt-get -q -o Dir::Etc::SourceList="$aptdir/sources.list" \
+	apt-get -q -o APT::Sandbox::User=root \
+	    -o Dir::Etc::SourceList="$aptdir/sources.list" \
 	    -o Dir::Etc::SourceParts="$aptdir/parts" \
 	    -o Dir::State::Lists="$aptdir/lists" "$@"
 }
@@ -97,8 +101,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 		die "apt-get install ${missing[*]} failed (see $CACHE/apt-install.log); run 'apt-get update' and retry"
 fi
 
-# The tree apt-get source unpacked, qemu-UPSTREAM_VERSION.
-src=$CACHE/src
+# The tree apt-get source unpacked, qemu-UPSTREAM_VERSION, under a
+# folder named after the Debian version: a new QEMU gets a new tree.
+src=$CACHE/src-${ver//[^A-Za-z0-9.+-]/_}
 srctree() {
 	local d
 	for d in "$src"/qemu-*/; do
@@ -112,7 +117,7 @@ if [ -z "$tree" ]; then
 	echo "$prog: apt-get source qemu=$ver" >&2
 	aptsrc update >"$CACHE/apt-update.log" 2>&1 ||
 		die "apt-get update of the deb-src entries failed (see $CACHE/apt-update.log); check the network and /etc/apt/sources.list.d"
-	rm -rf "$src"
+	rm -rf "$CACHE"/src-*
 	mkdir -p "$src"
 	(cd "$src" && aptsrc source "qemu=$ver") >"$CACHE/apt-source.log" 2>&1 ||
 		die "apt-get source qemu=$ver failed (see $CACHE/apt-source.log); the archive may have moved on: 'apt-get update && apt-get install qemu-system-x86', then retry"
