@@ -75,6 +75,7 @@ RELAY_SRCS	= mqbridge/relay/mqrelay.c mqbridge/relay/relay_uplink.c \
 		  $(SLOT_SRCS) $(LIB_SRCS)
 MQNIC_SRCS	= mqbridge/nic/mqnic.c mqbridge/nic/nic_attach.c \
 		  mqbridge/nic/nic_link.c mqbridge/nic/nic_opts.c \
+		  mqbridge/nic/nic_status.c lib/status.c \
 		  mqbridge/nic/nic_pci.c mqbridge/nic/nic_ivshmem.c \
 		  mqbridge/nic/nic_tap.c lib/mapguard.c lib/loglimit.c \
 		  lib/proc.c lib/svc.c \

@@ -316,6 +316,40 @@ in_private_dev() {
 	[[ $output == *"--status $T/b: a text status file is given already ($T/a); give one FILE and one FILE.prom at most"* ]]
 }
 
+@test "mqnic --status FILE and FILE.prom: slot, peer, link state and counters; promtool accepts them" {
+	need_mqnic
+	need_net
+	local ns tx0
+	start_server -f "$REGION" -m 4M
+	start_bridge -p "$SOCK"
+	ns=$(netns a)
+	bg nic ip netns exec "$ns" "$MQNIC" -p "$SOCK" --mac "$MAC_A" --tap mq0 \
+	    --status "$T/nic.status" --status "$T/nic.prom"
+	wait_for "$T/nic.err" "mqnic ready"
+	# The link comes up once the bridge serves the slot.
+	wait_for "$T/nic.status" "^nic slot [0-9]+ tap mq0 mac $MAC_A peer [0-9]+ state run server up$"
+	wait_prom "$T/nic.prom" "mqnic_link_running{tap=\"mq0\",mac=\"$MAC_A\"}" 1
+	grep -Eq "^mqnic_info\{tap=\"mq0\",mac=\"$MAC_A\",slot=\"[0-9]+\",peer=\"[0-9]+\"\} 1$" "$T/nic.prom"
+	prom_check "$T/nic.prom"
+	# Frames the kernel sends out of mq0 are counted, in both files.
+	tx0=$(sed -nE 's/.* tx_frames ([0-9]+) .*/\1/p' "$T/nic.status")
+	ip -n "$ns" addr add 10.77.0.1/24 dev mq0
+	ip -n "$ns" link set mq0 up
+	ip netns exec "$ns" ping -c 2 -W 1 10.77.0.9 >/dev/null 2>&1 || true
+	kill -USR1 "$BG_PID"
+	wait_for "$T/nic.status" "tx_frames ([1-9][0-9]*) " 5
+	[ "$(sed -nE 's/.* tx_frames ([0-9]+) .*/\1/p' "$T/nic.status")" -gt "$tx0" ]
+	wait_for "$T/nic.prom" "^mqnic_tx_frames_total\{tap=\"mq0\",mac=\"$MAC_A\"\} [1-9]" 5
+	# The server goes away: the file says so, and frames keep moving.
+	stop_server
+	wait_for "$T/nic.status" " server gone$" 5
+	wait_prom "$T/nic.prom" "mqnic_server_up{tap=\"mq0\",mac=\"$MAC_A\"}" 0
+	# One of each kind at most, in one line.
+	run timeout 10 "$MQNIC" -p "$SOCK" --mac "$MAC_B" --status "$T/a" --status "$T/b"
+	[ "$status" -eq 1 ]
+	[[ $output == *"--status $T/b: a text status file is given already ($T/a); give one FILE and one FILE.prom at most"* ]]
+}
+
 # ---- Manual pages ----------------------------------------------------
 
 @test "man pages: mandoc -Tlint finds nothing but manuals not installed here" {

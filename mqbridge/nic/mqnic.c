@@ -34,14 +34,17 @@
 #include "lib/mapguard.h"
 #include "lib/proc.h"
 #include "lib/sigfd.h"
+#include "lib/status.h"
 #include "lib/svc.h"
 #include "mqbridge/nic/nic_attach.h"
 #include "mqbridge/nic/nic_link.h"
 #include "mqbridge/nic/nic_opts.h"
 #include "mqbridge/nic/nic_ivshmem.h"
+#include "mqbridge/nic/nic_status.h"
 #include "mqbridge/nic/nic_tap.h"
 
 #define TICK_US		100000		/* heartbeat and state */
+#define STATUS_US	1000000		/* status files */
 #define SPIN_US		100		/* busy-poll after a frame */
 #define NAP_MIN_US	20		/* guest polling: first nap */
 #define NAP_GUEST_US	1000		/* guest polling: longest nap */
@@ -60,10 +63,36 @@ struct nic {
 	struct evloop	 loop;
 	int		 sigfd;
 	struct ev_io	 sig_io, tap_io, bell_io, sock_io;
-	struct ev_timer	 tick;
+	struct ev_timer	 tick, status;
+	struct status_file st_text, st_prom;
 };
 
 /* ---- Handles --------------------------------------------------------- */
+
+static void
+write_status(struct nic *n)
+{
+	struct nic_status s = {
+		.macstr = n->o.macstr,
+		.tap = n->have_tap ? n->tap.name : NULL,
+		.slot = n->slot.slot,
+		.peer = n->dev.id,
+		.server_up = nic_ivshmem_server_fd(&n->dev) != -1,
+		.link = n->have_tap ? &n->link : NULL,
+	};
+
+	nic_status_write(&n->st_text, &s);
+	nic_status_write(&n->st_prom, &s);
+}
+
+static void
+on_status(struct evloop *l, struct ev_timer *t)
+{
+	struct nic *n = t->arg;
+
+	ev_timer_start(l, t, STATUS_US, on_status, n);
+	write_status(n);
+}
 
 static void
 on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
@@ -77,6 +106,7 @@ on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
 		if (si.ssi_signo == SIGUSR1) {
 			if (n->have_tap)
 				nic_link_report(&n->link);
+			write_status(n);
 		} else if (!n->stopping) {
 			log_info("stopping on %s",
 			    strsignal((int)si.ssi_signo));
@@ -341,6 +371,10 @@ loop_init(struct nic *n)
 	n->sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
 	watch(n, &n->sig_io, n->sigfd, on_signal);
 	svc_watchdog_start(&n->loop);
+	n->st_text = (struct status_file){ n->o.status, STATUS_TEXT, 0 };
+	n->st_prom = (struct status_file){ n->o.status_prom, STATUS_PROM, 0 };
+	if (n->o.status != NULL || n->o.status_prom != NULL)
+		ev_timer_start(&n->loop, &n->status, 0, on_status, n);
 }
 
 int

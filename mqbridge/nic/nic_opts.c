@@ -18,6 +18,7 @@
 #include "lib/ivpeer.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/status.h"
 #include "mqbridge/nic/nic_opts.h"
 #include "mqbridge/slot/ring.h"
 
@@ -26,7 +27,8 @@ enum {
 	OPT_TAP,
 	OPT_PCI,
 	OPT_OFFSET,
-	OPT_SYSLOG
+	OPT_SYSLOG,
+	OPT_STATUS
 };
 
 static const struct option long_opts[] = {
@@ -40,6 +42,7 @@ static const struct option long_opts[] = {
 	{ "pci",	required_argument,	NULL, OPT_PCI },
 	{ "offset",	required_argument,	NULL, OPT_OFFSET },
 	{ "syslog",	no_argument,		NULL, OPT_SYSLOG },
+	{ "status",	required_argument,	NULL, OPT_STATUS },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -49,6 +52,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: mqnic [-hv] (-p SOCKET | --pci DIR) --mac MAC [--tap NAME]\n"
 "             [-n VECTORS] [--offset BYTES] [-w SECONDS] [--syslog]\n"
+"             [--status FILE]\n"
 "\n"
 "Be one NIC on the shared-memory Ethernet of mqbridge: claim a slot of the\n"
 "NIC area for MAC, create a TAP device and move its frames to and from the\n"
@@ -79,6 +83,11 @@ usage(FILE *f)
 "                default %d); a crashed owner with our own peer ID was an\n"
 "                earlier run of ours, and we take its slot back at once\n"
 "Other:\n"
+"  --status FILE rewrite FILE every second and on USR1 (atomically): the\n"
+"                slot, TAP, MAC, peer IDs, link state and counters; a FILE\n"
+"                ending in .prom gets Prometheus' text format\n"
+"                (node_exporter's textfile collector); give it twice for\n"
+"                both\n"
 "  --syslog      log to syslog (facility daemon) instead of stderr\n"
 "  -v            log more (each frame-path event)\n"
 "  -h            show this help\n"
@@ -86,7 +95,7 @@ usage(FILE *f)
 "Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up (and\n"
 "tells systemd READY=1 and STATUS=; WATCHDOG=1 at half WATCHDOG_USEC).\n"
 "Signals: TERM, INT or HUP release the slot and exit 0; USR1 logs the\n"
-"counters (frames, bytes, drops by reason).\n", NIC_TAP_DEFAULT,
+"counters (frames, bytes, drops by reason) and rewrites the status files.\n", NIC_TAP_DEFAULT,
 	    NIC_WAIT_DEFAULT);
 }
 
@@ -198,6 +207,23 @@ check_combination(const struct nic_opts *o, int nvec_given)
 		    "device's vectors are not used)");
 }
 
+/* --status: one text file and one .prom file at most. */
+static void
+status_opt(struct nic_opts *o, const char *arg)
+{
+	const char **slot = status_fmt_of(arg) == STATUS_PROM ?
+	    &o->status_prom : &o->status;
+
+	if (*arg == '\0')
+		fatal("--status needs a file name, e.g. --status "
+		    "/run/mqnic/mq0.status");
+	if (*slot != NULL)
+		fatal("--status %s: a %s status file is given already (%s); "
+		    "give one FILE and one FILE.prom at most", arg,
+		    slot == &o->status ? "text" : "Prometheus", *slot);
+	*slot = arg;
+}
+
 void
 nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 {
@@ -251,6 +277,9 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 			break;
 		case OPT_SYSLOG:
 			o->syslog = 1;
+			break;
+		case OPT_STATUS:
+			status_opt(o, optarg);
 			break;
 		case ':':
 			fatal("%s needs a value; see mqnic -h",

@@ -24,6 +24,8 @@ struct nic_opts {
 	unsigned int	 wait_s;	/* for the area to be formatted */
 	int		 verbosity;
 	int		 syslog;	/* --syslog */
+	const char	*status;	/* --status FILE */
+	const char	*status_prom;	/* --status FILE.prom */
 };
 
 /* Parse argv; every bad option is a one-line error and exit 1. */
