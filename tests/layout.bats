@@ -89,3 +89,9 @@ sources() {
 	# Only the build directory may be untracked or ignored.
 	! grep -Ev '^!! build/$|^!! build/' <<<"$output" | grep -E '^(\?\?|!!)'
 }
+
+@test "layout: bench/README.md carries the README's figures as they are now" {
+	run bash scripts/bench-readme --check
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
