@@ -49,7 +49,8 @@ SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
 		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
-SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c
+SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c \
+		  mqbridge/slot/ring_pkt.c
 BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  mqbridge/bridge/bridge_region.c \
 		  mqbridge/bridge/bridge_slot.c \
