@@ -127,10 +127,15 @@ void	ring_wakeup_arm(struct ring *, int on);
 int	ring_peek_pkt(struct ring *, struct ring_pkt *);
 void	ring_next_pkt(struct ring *, const struct ring_pkt *);
 /* Copy frame bytes [off, off + len) out of p's pieces; the one's
- * complement sum of what was copied (native order) into *sum when it is
- * not NULL, added as if the bytes started at frame offset off. */
+ * complement sum of what was copied (native order, as if it started on an
+ * even byte) is added to *sum when sum is not NULL. */
 void	ring_pkt_copy(const struct ring_pkt *, uint32_t off, uint32_t len,
 	    unsigned char *dst, uint64_t *sum);
+/* The one's complement sum of p[0, len), folded to 16 bits, native. */
+uint32_t ring_csum(const unsigned char *, uint32_t len);
+
+/* The 12 bytes of a virtio_net_hdr from a checked copy. */
+void	ring_vnet_encode(const struct ring_vnet *, unsigned char *);
 
 /* Producer: the buffer k descriptors past head, if k + 1 are free (1),
  * 0 if not, < 0 if the consumer's index is corrupt. */

@@ -447,6 +447,8 @@ ring_check_pkt(struct ring *r, uint32_t idx, uint32_t avail,
 			return fault(r, RING_EOFF, off, r->buf_size - len);
 		p->piece[k].data = r->bufs + (size_t)i * r->buf_size + off;
 		p->piece[k].len = len;
+		if (k == 0)
+			p->flags = fl;
 		if (fl & RING_DESC_VNET) {
 			memcpy(hb, p->piece[k].data, sizeof(hb));
 			p->piece[k].data += RING_VNET_HDR_LEN;
@@ -498,6 +500,10 @@ ring_check_gso(const struct ring_vnet *v, const unsigned char *h, uint32_t n,
 	uint32_t l3 = RING_ETH_HLEN, type;
 
 	memset(g, 0, sizeof(*g));
+	/* Only for a header ring_check_vnet() passed, yet never a
+	 * division by a size it refused. */
+	if (v->gso_size == 0)
+		return RING_VNET_SIZE;
 	if (n < RING_ETH_HLEN + 4 || n > len)
 		return RING_VNET_HEADERS;
 	type = be16(h + 12);

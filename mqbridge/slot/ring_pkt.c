@@ -74,11 +74,17 @@ fold(uint64_t s)
 	return (uint32_t)s;
 }
 
+uint32_t
+ring_csum(const unsigned char *p, uint32_t len)
+{
+	return fold(sum_bytes(p, len));
+}
+
 void
 ring_pkt_copy(const struct ring_pkt *p, uint32_t off, uint32_t len,
     unsigned char *dst, uint64_t *sum)
 {
-	uint32_t i, at = 0, from, n, s;
+	uint32_t i, at = 0, from, n, s, start = off;
 
 	for (i = 0; i < p->npieces && len > 0; at += p->piece[i++].len) {
 		if (off >= at + p->piece[i].len)
@@ -91,7 +97,7 @@ ring_pkt_copy(const struct ring_pkt *p, uint32_t off, uint32_t len,
 		if (sum != NULL) {
 			/* Summed from our copy: what we sum is what goes. */
 			s = fold(sum_bytes(dst, n));
-			if (off & 1)	/* an odd start swaps the bytes */
+			if ((off - start) & 1)	/* odd: the bytes swap */
 				s = (s >> 8 | s << 8) & 0xffffu;
 			*sum += s;
 		}
@@ -163,4 +169,20 @@ ring_space_wanted(const struct ring *r)
 	/* Either we see the flag or the producer sees our new index. */
 	atomic_thread_fence(memory_order_seq_cst);
 	return ring_check_space(r);
+}
+
+void
+ring_vnet_encode(const struct ring_vnet *v, unsigned char *h)
+{
+	uint16_t w[4] = { v->hdr_len, v->gso_size, v->csum_start,
+	    v->csum_offset };
+	int i;
+
+	h[0] = v->flags;
+	h[1] = (uint8_t)(v->gso_type | (v->ecn ? RING_VNET_GSO_ECN : 0));
+	for (i = 0; i < 4; i++) {
+		h[2 + 2 * i] = (uint8_t)w[i];
+		h[3 + 2 * i] = (uint8_t)(w[i] >> 8);
+	}
+	h[10] = h[11] = 0;		/* num_buffers */
 }

@@ -122,6 +122,7 @@ struct ring_pkt {
 	uint32_t	 len;		/* frame bytes, header not counted */
 	uint32_t	 ndesc;		/* descriptors it takes */
 	uint32_t	 npieces;
+	uint32_t	 flags;		/* its first descriptor's */
 	int		 vnet;		/* it had a virtio_net_hdr */
 	enum ring_vnet_bad bad;		/* that header is refused */
 	struct ring_vnet hdr;		/* checked copy; zero without one */
