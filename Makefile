@@ -55,7 +55,8 @@ BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  mqbridge/bridge/bridge_region.c \
 		  mqbridge/bridge/bridge_slot.c \
 		  mqbridge/bridge/bridge_stats.c \
-		  mqbridge/bridge/bridge_switch.c lib/mapguard.c lib/loglimit.c \
+		  mqbridge/bridge/bridge_switch.c mqbridge/bridge/bridge_fwd.c \
+		  lib/mapguard.c lib/loglimit.c \
 		  mqbridge/bridge/bridge_uplink.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
 		  lib/proc.c \

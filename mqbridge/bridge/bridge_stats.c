@@ -41,6 +41,7 @@ static const char *drop_names[DROP_REASONS] = {
 	[DROP_TOO_BIG] = "too_big",
 	[DROP_HAIRPIN] = "hairpin",
 	[DROP_CORRUPT] = "corrupt",
+	[DROP_BAD_VNET] = "bad_vnet",
 };
 
 void
@@ -68,11 +69,13 @@ port_line(const struct port *p, char *buf, size_t len)
 	    PRIu64 " in_bytes %" PRIu64 " out_frames %" PRIu64 " out_bytes %"
 	    PRIu64 " drops %" PRIu64 " resets %" PRIu64 " reclaims %" PRIu64
 	    " to_broker_frames %" PRIu64 " to_broker_bytes %" PRIu64
-	    " from_broker_frames %" PRIu64 " from_broker_bytes %" PRIu64,
+	    " from_broker_frames %" PRIu64 " from_broker_bytes %" PRIu64
+	    " bells %" PRIu64 " bells_quiet %" PRIu64 " room_bells %" PRIu64,
 	    port_name(p, name, sizeof(name)), ring_state_name(p->state), mac,
 	    peer, c->in_frames, c->in_bytes, c->out_frames, c->out_bytes,
 	    c->drops, c->resets, c->reclaims, c->to_broker_frames,
-	    c->to_broker_bytes, c->from_broker_frames, c->from_broker_bytes);
+	    c->to_broker_bytes, c->from_broker_frames, c->from_broker_bytes,
+	    c->bells, c->bells_quiet, c->room_bells);
 }
 
 static void
@@ -114,7 +117,7 @@ worth_logging(const struct port *p)
 void
 stats_log(const struct bridge *b)
 {
-	char line[512];
+	char line[1024];
 	unsigned int i;
 	size_t off = 0;
 
@@ -140,7 +143,7 @@ stats_log(const struct bridge *b)
 static int
 write_all(FILE *f, const struct bridge *b)
 {
-	char line[512];
+	char line[1024];
 	unsigned int i;
 
 	fprintf(f, "pid %ld\n", (long)getpid());
