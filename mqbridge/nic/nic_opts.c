@@ -25,7 +25,9 @@ enum {
 	OPT_MAC = 256,
 	OPT_TAP,
 	OPT_PCI,
-	OPT_OFFSET
+	OPT_OFFSET,
+	OPT_BUSY_POLL,
+	OPT_NO_OFFLOAD
 };
 
 static const struct option long_opts[] = {
@@ -38,6 +40,8 @@ static const struct option long_opts[] = {
 	{ "tap",	required_argument,	NULL, OPT_TAP },
 	{ "pci",	required_argument,	NULL, OPT_PCI },
 	{ "offset",	required_argument,	NULL, OPT_OFFSET },
+	{ "busy-poll",	required_argument,	NULL, OPT_BUSY_POLL },
+	{ "no-offload",	no_argument,		NULL, OPT_NO_OFFLOAD },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -46,7 +50,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: mqnic [-hv] (-p SOCKET | --pci DIR) --mac MAC [--tap NAME]\n"
-"             [-n VECTORS] [--offset BYTES] [-w SECONDS]\n"
+"             [-n VECTORS] [--offset BYTES] [-w SECONDS] [--busy-poll US]\n"
+"             [--no-offload]\n"
 "\n"
 "Be one NIC on the shared-memory Ethernet of mqbridge: claim a slot of the\n"
 "NIC area for MAC, create a TAP device and move its frames to and from the\n"
@@ -76,14 +81,23 @@ usage(FILE *f)
 "                crashed owner's slot of MAC to be reclaimed (0 to 86400,\n"
 "                default %d); a crashed owner with our own peer ID was an\n"
 "                earlier run of ours, and we take its slot back at once\n"
+"Speed:\n"
+"  --busy-poll US  after the last frame, keep polling the rings and the TAP\n"
+"                for up to US microseconds before sleeping (the window\n"
+"                adapts: longer while polling finds frames, shorter while\n"
+"                it does not); 0 sleeps at once (default %d)\n"
+"  --no-offload  do not announce large frames: the kernel segments TCP and\n"
+"                UDP to the MTU and fills in checksums itself.  By default\n"
+"                a bridge that takes them gets segments of up to 64 KiB\n"
+"                with a virtio_net_hdr (TSO, USO, checksum offload)\n"
 "Other:\n"
 "  -v            log more (each frame-path event)\n"
 "  -h            show this help\n"
 "\n"
 "Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up.\n"
 "Signals: TERM, INT or HUP release the slot and exit 0; USR1 logs the\n"
-"counters (frames, bytes, drops by reason).\n", NIC_TAP_DEFAULT,
-	    NIC_WAIT_DEFAULT);
+"counters (frames, bytes, drops by reason, doorbells).\n", NIC_TAP_DEFAULT,
+	    NIC_WAIT_DEFAULT, NIC_BUSY_POLL_DEFAULT);
 }
 
 static int
@@ -203,6 +217,8 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 	o->tap = NIC_TAP_DEFAULT;
 	o->nvec = 1;
 	o->wait_s = NIC_WAIT_DEFAULT;
+	o->busy_poll_us = NIC_BUSY_POLL_DEFAULT;
+	o->offload = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hvp:n:w:", long_opts,
 	    NULL)) != -1) {
@@ -244,6 +260,13 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 			break;
 		case OPT_OFFSET:
 			parse_offset(optarg, o);
+			break;
+		case OPT_BUSY_POLL:
+			o->busy_poll_us = (int64_t)parse_opt_u64("--busy-poll",
+			    optarg, 0, NIC_BUSY_POLL_MAX);
+			break;
+		case OPT_NO_OFFLOAD:
+			o->offload = 0;
 			break;
 		case ':':
 			fatal("%s needs a value; see mqnic -h",
