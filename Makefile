@@ -77,7 +77,7 @@ MQNIC_SRCS	= mqbridge/nic/mqnic.c mqbridge/nic/nic_attach.c \
 # Test-only programs (tests/progs) and benchmarks.
 RING_TEST_SRCS	= tests/progs/ring_test.c $(SLOT_SRCS)
 SCRIBBLE_SRCS	= tests/progs/ring_scribble.c lib/clock.c $(SLOT_SRCS)
-MQPEER_SRCS	= tests/progs/mqpeer.c $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
+MQPEER_SRCS	= tests/progs/mqpeer.c tests/progs/mqpeer_vnet.c $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)
 PEERSTORM_SRCS	= tests/progs/peerstorm.c $(GREET_SRCS)
