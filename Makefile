@@ -5,7 +5,10 @@
 #                        this build and in an ASan+UBSan build
 #   make run             the server and the bridge in the foreground
 #   make bench           the benchmarks (bench/run)
-#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make install PREFIX=/usr/local [DESTDIR=...]: daemons (and mqrelay,
+#                        which mqbridge runs from its own directory) to
+#                        sbin, the client to bin, manual pages, and the
+#                        systemd units of contrib/systemd with their paths
 #   make clean
 #
 # O=DIR puts everything the build makes under DIR (default build):
@@ -20,6 +23,10 @@
 CC	?= cc
 O	?= build
 PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
 CFLAGS	?= -O2 -g
 WARN	= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 ifeq ($(SAN),1)
@@ -45,7 +52,8 @@ IVPEER_SRCS	= lib/ivpeer.c lib/greet.c lib/doorbell.c
 # The server's own modules.
 SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
 		  server/listen.c server/options.c server/out.c server/peer.c \
-		  server/region.c lib/proc.c $(LIB_SRCS)
+		  server/region.c server/stats.c lib/proc.c lib/status.c \
+		  lib/svc.c $(LIB_SRCS)
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
 		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
@@ -59,7 +67,7 @@ BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  lib/mapguard.c lib/loglimit.c \
 		  mqbridge/bridge/bridge_uplink.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
-		  lib/proc.c \
+		  lib/proc.c lib/status.c lib/svc.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 RELAY_SRCS	= mqbridge/relay/mqrelay.c mqbridge/relay/relay_uplink.c \
 		  mqbridge/relay/relay_tx.c mqbridge/relay/relay_rx.c \
@@ -71,7 +79,7 @@ MQNIC_SRCS	= mqbridge/nic/mqnic.c mqbridge/nic/nic_attach.c \
 		  mqbridge/nic/nic_link.c mqbridge/nic/nic_opts.c \
 		  mqbridge/nic/nic_pci.c mqbridge/nic/nic_ivshmem.c \
 		  mqbridge/nic/nic_tap.c lib/mapguard.c lib/loglimit.c \
-		  lib/proc.c \
+		  lib/proc.c lib/svc.c \
 		  $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 
 # Test-only programs (tests/progs) and benchmarks.
@@ -187,15 +195,33 @@ check:
 run: all
 	O=$(O) bash scripts/run-system
 
+# The whole system as two hosts with their brokers (scripts/demo).
+demo:
+	O=$(O) bash scripts/demo
+
 bench:
 	O=$(O) bash bench/run
 
+DAEMONS	= $(BIN)/tm_ivshmem_server $(BIN)/mqbridge $(BIN)/mqnic $(BIN)/mqrelay
+UNITS	= $(wildcard contrib/systemd/*.service contrib/systemd/*.socket)
+
+# The units name /usr/local/sbin, rewritten to SBINDIR as they go in.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BIN)/tm_ivshmem_client $(DESTDIR)$(BINDIR)
+	install -m 0755 $(DAEMONS) $(DESTDIR)$(SBINDIR)
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/|$(SBINDIR)/|g' "$$u" \
+		    >"$(DESTDIR)$(UNITDIR)/$${u##*/}" && \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$${u##*/}" || exit 1; \
+	done
 
 clean:
 	rm -rf $(O) build
 
 .PHONY: all check install clean test-progs bench-progs bench-net-progs \
-	run bench fuzz
+	run bench fuzz demo

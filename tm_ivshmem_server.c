@@ -23,12 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/sigfd.h"
+#include "lib/svc.h"
 #include "send_scm.h"
 #include "server/ident.h"
 #include "server/listen.h"
@@ -41,12 +43,46 @@ struct server srv;
 static void
 resolve_paths(const struct options *o)
 {
+	int i;
+
+	/* -d moves us to /: every path we keep is made absolute first. */
+	for (i = 0; i < 2; i++) {
+		if (o->status[i] == NULL)
+			continue;
+		proc_absolute_path(o->status[i], srv.status_path[i],
+		    sizeof(srv.status_path[i]));
+		srv.status[i].path = srv.status_path[i];
+		srv.status[i].fmt = (enum status_fmt)i;
+	}
+	if (srv.activated)
+		return;
 	proc_absolute_path(o->sock_path, srv.sock_path, sizeof(srv.sock_path));
+}
+
+static void
+resolve_pidfile(const struct options *o)
+{
 	if (o->pidfile != NULL || o->daemonize)
 		proc_absolute_path(o->pidfile != NULL ? o->pidfile :
 		    srv.sock_path, srv.pidfile, sizeof(srv.pidfile) - 4);
 	if (o->pidfile == NULL && o->daemonize)
 		strcat(srv.pidfile, ".pid");
+}
+
+/* A socket from the service manager (LISTEN_FDS) instead of our own. */
+static void
+adopt_socket(const struct options *o)
+{
+	char want[PATH_MAX];
+	int n;
+
+	if ((n = svc_listen_fds()) == 0)
+		return;
+	if (o->sock_given)
+		proc_absolute_path(o->sock_path, want, sizeof(want));
+	srv.listen_fd = listen_adopt(n, o->sock_given ? want : NULL,
+	    srv.sock_path, sizeof(srv.sock_path));
+	srv.activated = 1;
 }
 
 static void
@@ -78,6 +114,7 @@ start_loop(void)
 	srv.retry_timer.fn = on_retry;
 	ev_timer_start(&srv.loop, &srv.stall_timer, SCAN_MS * 1000, on_scan,
 	    NULL);
+	svc_watchdog_start(&srv.loop);
 }
 
 static void
@@ -94,9 +131,13 @@ setup(int argc, char **argv)
 	log_init(argv[0], o->verbosity, 0);
 	proc_raise_nofile();
 	srv.sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
+	srv.start_s = (int64_t)time(NULL);
+	srv.start_ms = clock_ms();
 	/* Every check that can fail comes before the region is created, so
 	 * a refused start leaves nothing behind. */
+	adopt_socket(o);
 	resolve_paths(o);
+	resolve_pidfile(o);
 	if (o->run_as != NULL) {
 		if ((pw = getpwnam(o->run_as)) == NULL)
 			fatal("-u %s: unknown user; give an existing user name",
@@ -110,17 +151,25 @@ setup(int argc, char **argv)
 		gid = run_gid;
 	}
 	proc_check_pidfile(srv.pidfile, run_uid);
-	listen_check(srv.sock_path);
+	if (srv.activated)
+		listen_adopted_check(srv.sock_path, o->mode_given, o->sock_mode,
+		    o->owner != NULL ? uid : (uid_t)-1,
+		    o->owner != NULL ? gid : (gid_t)-1);
+	else
+		listen_check(srv.sock_path);
 	region_open(&srv.region, &o->region, run_uid);
-	srv.listen_fd = listen_unix(srv.sock_path, o->sock_mode, uid, gid);
+	if (!srv.activated)
+		srv.listen_fd = listen_unix(srv.sock_path, o->sock_mode, uid,
+		    gid);
 	if (o->daemonize)
 		ready_fd = proc_daemonize();
 	proc_write_pidfile(srv.pidfile, run_uid, run_gid);
 	proc_drop_privileges(o->run_as);
 	start_loop();
-	log_info("listening on %s (%s, %" PRIu64 " bytes, %u vector%s, "
-	    "protocol %s)", srv.sock_path, srv.region.name, srv.region.size,
-	    o->vectors, o->vectors == 1 ? "" : "s",
+	log_info("listening on %s%s (%s, %" PRIu64 " bytes, %u vector%s, "
+	    "protocol %s)", srv.sock_path, srv.activated ?
+	    ", from the service manager" : "", srv.region.name,
+	    srv.region.size, o->vectors, o->vectors == 1 ? "" : "s",
 	    o->proto == SCM_PROTO_V0 ? "version 0" : "pre-2.5");
 	if (o->daemonize) {
 		proc_detach(ready_fd);
@@ -128,6 +177,9 @@ setup(int argc, char **argv)
 		log_info("daemon started, pid %ld, pidfile %s",
 		    (long)getpid(), srv.pidfile);
 	}
+	stats_write();
+	(void)svc_notify("READY=1");
+	stats_notify();
 }
 
 static void
@@ -166,10 +218,12 @@ on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
 		case SIGHUP:
 		case SIGUSR1:
 			log_peers();
+			stats_write();
 			break;
 		default:
 			log_info("%s: closing %zu peers", strsignal(
 			    (int)si.ssi_signo), srv.table.nlive);
+			(void)svc_notify("STOPPING=1");
 			srv.quit = 1;	/* after this turn */
 		}
 	}
@@ -196,6 +250,8 @@ on_scan(struct evloop *l, struct ev_timer *t)
 {
 	out_scan(clock_ms());
 	region_watch(&srv.region);
+	stats_write();
+	stats_notify();
 	ev_timer_start(l, t, SCAN_MS * 1000, on_scan, NULL);
 }
 
@@ -207,9 +263,12 @@ shutdown_server(void)
 	free(srv.dirty.ids);
 	free(srv.doomed.ids);
 	free(srv.uids);
+	stats_write();
 	region_flush(&srv.region);
 	region_close(&srv.region);
-	if (unlink(srv.sock_path) == -1)
+	/* An adopted socket is the manager's: it keeps listening on it and
+	 * starts us again on the next connection. */
+	if (!srv.activated && unlink(srv.sock_path) == -1)
 		log_warn("cannot remove %s: %s", srv.sock_path,
 		    strerror(errno));
 	if (srv.pidfile[0] != '\0' && unlink(srv.pidfile) == -1)
@@ -219,7 +278,8 @@ shutdown_server(void)
 	if (srv.spare_fd != -1)
 		close(srv.spare_fd);
 	ev_free(&srv.loop);
-	log_info("exiting: region flushed, socket removed");
+	log_info("exiting: region flushed, socket %s", srv.activated ?
+	    "left to the service manager" : "removed");
 }
 
 int

@@ -89,7 +89,7 @@ nbroker=0
 broker() {
 	nbroker=$((nbroker + 1))
 	BDIR=$tmp/$1$nbroker
-	amq_start "$BDIR" "$1" >/dev/null
+	amq_start "$BDIR" "$1" >/dev/null || return 1
 	OW=$(amq_get "$BDIR" ow_port)
 	STOMP=$(amq_get "$BDIR" stomp_port)
 }

@@ -139,12 +139,18 @@ ivpeer_connect(struct ivpeer *p, const char *path, enum scm_proto proto,
 		return errbuf(err, len, "%u vectors: give 1 to 64", nvec);
 	p->nfds = calloc(IVPEER_IDS, 1);
 	p->vfd = calloc((size_t)IVPEER_IDS * nvec, sizeof(int));
-	if (p->nfds == NULL || p->vfd == NULL)
+	if (p->nfds == NULL || p->vfd == NULL) {
+		ivpeer_close(p);
 		return errbuf(err, len, "out of memory");
+	}
 	greet_init(&p->greet, proto, nvec, p->nfds, 0);
-	if ((p->sock = open_socket(path, err, len)) == -1)
+	/* A caller retries with backoff: a failure must leave nothing behind. */
+	if ((p->sock = open_socket(path, err, len)) == -1 ||
+	    handshake(p, timeout_ms, err, len) == -1) {
+		ivpeer_close(p);
 		return -1;
-	return handshake(p, timeout_ms, err, len);
+	}
+	return 0;
 }
 
 int

@@ -4,8 +4,18 @@
  * Verbosity 0 shows errors, warnings and notices of what happened (info);
  * each -v adds debug detail.  A negative verbosity (-q) keeps errors only.
  *
+ * When stderr is the journal (systemd says so in JOURNAL_STREAM, the
+ * device and inode of the stream it gave us), each line starts with the
+ * "<N>" priority prefix sd-daemon(3) defines, so the journal keeps the
+ * levels.  TM_LOG_SYSLOG=1 in the environment sends a program's lines to
+ * syslog: mqbridge --syslog sets it for the relay it starts, which has
+ * no terminal of its own to log to.
+ *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
+#include <sys/stat.h>
+
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,17 +26,37 @@
 static const char *log_progname = "tm_ivshmem";
 static int log_verbosity;
 static int log_syslog;
+static int log_journal;
+
+/* Is stderr the stream systemd connected to the journal? */
+static int
+stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+	char end;
+
+	if (v == NULL || sscanf(v, "%ju:%ju%c", &dev, &ino, &end) != 2 ||
+	    fstat(2, &st) == -1)
+		return 0;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname, int verbosity, int use_syslog)
 {
-	const char *slash = strrchr(progname, '/');
+	const char *slash = strrchr(progname, '/'), *v;
 
 	log_progname = slash != NULL ? slash + 1 : progname;
 	log_verbosity = verbosity;
-	log_syslog = use_syslog;
-	if (use_syslog)
+	if (!use_syslog && (v = getenv("TM_LOG_SYSLOG")) != NULL &&
+	    strcmp(v, "1") == 0)
+		use_syslog = 1;
+	if (use_syslog && !log_syslog)
 		openlog(log_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = use_syslog;
+	log_journal = !use_syslog && stderr_is_journal();
 }
 
 static int
@@ -48,6 +78,9 @@ log_vmsg(int level, const char *fmt, va_list ap)
 		"emerg", "alert", "crit", "error", "warning", "notice",
 		"info", "debug"
 	};
+	static const char prio[][4] = {
+		"<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>"
+	};
 	char line[1024];
 
 	if (!log_wanted(level))
@@ -57,11 +90,11 @@ log_vmsg(int level, const char *fmt, va_list ap)
 		syslog(level, "%s", line);
 		return;
 	}
-	if (level == LOG_INFO)
-		fprintf(stderr, "%s: %s\n", log_progname, line);
-	else
-		fprintf(stderr, "%s: %s: %s\n", log_progname, names[level & 7],
-		    line);
+	/* One write per line: the relay shares our stderr. */
+	fprintf(stderr, "%s%s: %s%s%s\n", log_journal ? prio[level & 7] : "",
+	    log_progname,
+	    level == LOG_INFO ? "" : names[level & 7],
+	    level == LOG_INFO ? "" : ": ", line);
 }
 
 void

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/evloop.h"
 #include "lib/parse.h"
 #include "lib/svc.h"
 
@@ -95,4 +96,26 @@ svc_watchdog_us(void)
 	    parse_u64(v, 1, UINT64_C(1) << 62, &us, &why) == -1)
 		return 0;
 	return (int64_t)us;
+}
+
+/* One watchdog per process, as the manager sees it. */
+static struct ev_timer svc_wd;
+static int64_t svc_wd_half_us;
+
+static void
+svc_ping(struct evloop *l, struct ev_timer *t)
+{
+	ev_timer_start(l, t, svc_wd_half_us, svc_ping, NULL);
+	(void)svc_notify("WATCHDOG=1");
+}
+
+void
+svc_watchdog_start(struct evloop *l)
+{
+	int64_t us = svc_watchdog_us();
+
+	if (us == 0)
+		return;
+	svc_wd_half_us = us / 2 > 0 ? us / 2 : 1;
+	ev_timer_start(l, &svc_wd, 0, svc_ping, NULL);
 }

@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "lib/evloop.h"
+
 #define SVC_LISTEN_FDS_START	3
 
 /* How many descriptors from 3 on the manager passed us (0: none), once;
@@ -23,5 +25,9 @@ int	svc_notify(const char *fmt, ...)
 /* The watchdog interval the manager expects pings within, in
  * microseconds, or 0 when it expects none.  Ping at half of it. */
 int64_t	svc_watchdog_us(void);
+/* When the manager expects pings, send WATCHDOG=1 at half its interval
+ * from a timer of l: a loop that stops turning stops the pings.  Once
+ * per process. */
+void	svc_watchdog_start(struct evloop *l);
 
 #endif /* TM_SVC_H */

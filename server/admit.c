@@ -59,8 +59,10 @@ admit_left(uid_t uid)
 /* ---- Refusing and admitting ---------------------------------------- */
 
 static void
-refuse(int fd, pid_t pid, uid_t uid, gid_t gid, const char *why)
+refuse(int fd, pid_t pid, uid_t uid, gid_t gid, enum refusal r,
+    const char *why)
 {
+	srv.n.refused[r]++;
 	log_warn("refused a peer (pid %d, uid %u, gid %u): %s", (int)pid,
 	    (unsigned)uid, (unsigned)gid, why);
 	close(fd);
@@ -92,14 +94,16 @@ become_peer(int fd, pid_t pid, uid_t uid, gid_t gid, uint64_t ident,
 	int id;
 
 	if (srv.region.bad) {
-		refuse(fd, pid, uid, gid, "the region changed size and QEMU "
-		    "would abort on it; restore its size (see the warning)");
+		refuse(fd, pid, uid, gid, REFUSE_REGION, "the region changed "
+		    "size and QEMU would abort on it; restore its size (see "
+		    "the warning)");
 		admit_left(uid);
 		return NULL;
 	}
 	if ((id = peer_pick_id(&srv.table, ident)) == -1 ||
 	    srv.table.nlive >= srv.opt.max_peers) {
-		refuse(fd, pid, uid, gid, "server full (-c, or all 65536 IDs "
+		refuse(fd, pid, uid, gid, REFUSE_FULL, "server full (-c, or all "
+		    "65536 IDs "
 		    "in use)");
 		admit_left(uid);
 		return NULL;
@@ -107,6 +111,8 @@ become_peer(int fd, pid_t pid, uid_t uid, gid_t gid, uint64_t ident,
 	p = peer_new(&srv.table, id, fd, srv.opt.vectors, witness, ident);
 	if (p == NULL) {
 		refuse(fd, pid, uid, gid, errno == EMFILE || errno == ENFILE ?
+		    REFUSE_DESCRIPTORS : REFUSE_OTHER,
+		    errno == EMFILE || errno == ENFILE ?
 		    "out of file descriptors (raise ulimit -n)" :
 		    strerror(errno));
 		admit_left(uid);
@@ -127,6 +133,8 @@ become_peer(int fd, pid_t pid, uid_t uid, gid_t gid, uint64_t ident,
 	if (peer_event(&srv.table, p->join_seq)->inherit_seq != 0)
 		log_debug("peer %d takes over the eventfds that live QEMU "
 		    "peers hold for ID %d", id, id);
+	p->joined_ms = clock_ms();
+	srv.n.joined++;
 	log_info("peer %d connected (pid %d, uid %u, gid %u%s)", id, (int)pid,
 	    (unsigned)uid, (unsigned)gid, ident == 0 && !pending ?
 	    ", identity unknown" :
@@ -284,25 +292,26 @@ take(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
 		log_warn("SO_PEERCRED: %s", strerror(errno));
 	if (!options_allowed(&srv.opt, cr.uid, cr.gid)) {
-		refuse(fd, cr.pid, cr.uid, cr.gid,
+		refuse(fd, cr.pid, cr.uid, cr.gid, REFUSE_ALLOW_LIST,
 		    "not in the allow-list (-U, -G)");
 		return;
 	}
 	if ((u = uid_slot(cr.uid, 1)) == NULL) {
-		refuse(fd, cr.pid, cr.uid, cr.gid, "out of memory");
+		refuse(fd, cr.pid, cr.uid, cr.gid, REFUSE_OTHER,
+		    "out of memory");
 		return;
 	}
 	if (cr.uid != 0 && u->n >= srv.opt.max_per_uid) {
 		snprintf(why, sizeof(why), "uid %u already holds %zu "
 		    "connections (-C %zu)", (unsigned)cr.uid, u->n,
 		    srv.opt.max_per_uid);
-		refuse(fd, cr.pid, cr.uid, cr.gid, why);
+		refuse(fd, cr.pid, cr.uid, cr.gid, REFUSE_PER_USER, why);
 		return;
 	}
 	u->n++;
 	if (srv.table.nlive + srv.npending >= srv.opt.max_peers) {
-		refuse(fd, cr.pid, cr.uid, cr.gid, "server full (-c, or all "
-		    "65536 IDs in use)");
+		refuse(fd, cr.pid, cr.uid, cr.gid, REFUSE_FULL, "server full "
+		    "(-c, or all 65536 IDs in use)");
 		admit_left(cr.uid);
 		return;
 	}
@@ -323,6 +332,7 @@ shed_connection(void)
 	if (fd != -1)
 		close(fd);
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv.n.refused[REFUSE_DESCRIPTORS]++;
 	log_warn("out of file descriptors: refused a connection");
 }
 
@@ -341,6 +351,7 @@ admit_accept(struct evloop *l, struct ev_io *io, uint32_t events)
 	(void)events;
 	fd = accept4(srv.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd != -1) {
+		srv.n.accepted++;
 		take(fd);
 		return;
 	}

@@ -8,6 +8,9 @@
  * following links, so nothing swapped in at the path between the two
  * steps is touched.
  *
+ * Under a service manager the socket may come ready-made (LISTEN_FDS):
+ * then it is checked, never created, chowned or removed.
+ *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
 #include <sys/socket.h>
@@ -16,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,4 +115,72 @@ listen_unix(const char *path, unsigned int mode, uid_t owner, gid_t group)
 	if (listen(fd, SOMAXCONN) == -1)
 		fatal("cannot listen on %s: %s", path, strerror(errno));
 	return fd;
+}
+
+static int
+sockopt(int fd, int opt)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) == -1)
+		return -1;
+	return v;
+}
+
+int
+listen_adopt(int nfds, const char *want, char *out, size_t len)
+{
+	struct sockaddr_un sun;
+	socklen_t slen = sizeof(sun);
+	int fd = 3, fl;
+
+	if (nfds != 1)
+		fatal("the service manager passed %d sockets (LISTEN_FDS); "
+		    "give the .socket unit exactly one ListenStream=", nfds);
+	memset(&sun, 0, sizeof(sun));
+	if (sockopt(fd, SO_DOMAIN) != AF_UNIX ||
+	    sockopt(fd, SO_TYPE) != SOCK_STREAM ||
+	    sockopt(fd, SO_ACCEPTCONN) != 1 ||
+	    getsockname(fd, (struct sockaddr *)&sun, &slen) == -1)
+		fatal("descriptor 3 from the service manager (LISTEN_FDS) is "
+		    "not a listening UNIX stream socket; use ListenStream=PATH "
+		    "and Accept=no in the .socket unit");
+	if (slen <= offsetof(struct sockaddr_un, sun_path) ||
+	    sun.sun_path[0] != '/')
+		fatal("the socket from the service manager (LISTEN_FDS) has "
+		    "no path (abstract or unnamed); use ListenStream=/PATH in "
+		    "the .socket unit");
+	sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+	if (want != NULL && strcmp(want, sun.sun_path) != 0)
+		fatal("-p %s: the service manager passed the socket %s "
+		    "(LISTEN_FDS); make -p and ListenStream= name the same "
+		    "path, or drop -p", want, sun.sun_path);
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		fatal("cannot make the socket %s non-blocking: %s",
+		    sun.sun_path, strerror(errno));
+	snprintf(out, len, "%s", sun.sun_path);
+	return fd;
+}
+
+void
+listen_adopted_check(const char *path, int mode_given, unsigned int mode,
+    uid_t owner, gid_t group)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1)
+		fatal("cannot stat the socket %s from the service manager: %s",
+		    path, strerror(errno));
+	if (mode_given && (st.st_mode & 07777) != mode)
+		fatal("-S %04o: the socket %s from the service manager has "
+		    "mode %04o; set SocketMode=%04o in the .socket unit, or "
+		    "drop -S", mode, path, (unsigned)(st.st_mode & 07777), mode);
+	if ((owner != (uid_t)-1 && st.st_uid != owner) ||
+	    (group != (gid_t)-1 && st.st_gid != group))
+		fatal("-o: the socket %s from the service manager is owned by "
+		    "%u:%u; set SocketUser= and SocketGroup= in the .socket "
+		    "unit to match -o, or drop -o", path, (unsigned)st.st_uid,
+		    (unsigned)st.st_gid);
 }

@@ -27,7 +27,7 @@ usage(FILE *f)
 "usage: tm_ivshmem_server [-dhlqrtvW] [-f FILE | -s NAME] [-m SIZE] [-n VECTORS]\n"
 "           [-p SOCKET] [-F MODE] [-S MODE] [-o OWNER[:GROUP]] [-u USER]\n"
 "           [-U UIDS] [-G GIDS] [-P PIDFILE] [-c MAXPEERS] [-C PERUSER]\n"
-"           [-k SECONDS]\n"
+"           [-k SECONDS] [-i FILE] [-i FILE.prom]\n"
 "\n"
 "Serve a shared memory region to QEMU ivshmem-doorbell peers.\n"
 "\n"
@@ -62,10 +62,21 @@ usage(FILE *f)
 "  -u USER     drop privileges to USER once the region and socket are open\n"
 "  -d          daemonize: detach, log to syslog, write a pidfile\n"
 "  -P PIDFILE  pidfile (default SOCKET.pid with -d)\n"
+"  -i FILE     status file: peers and counters, rewritten every second and\n"
+"              on HUP or USR1 (atomically); a FILE ending in .prom gets\n"
+"              Prometheus' text format (node_exporter's textfile\n"
+"              collector); give -i twice for both\n"
 "  -v          log more (repeat for more); -q: errors only\n"
 "  -h          show this help\n"
 "\n"
-"Signals: TERM or INT flush the region and exit; HUP or USR1 log the peers.\n");
+"Under systemd (or any manager speaking its protocol): a listening socket\n"
+"passed in LISTEN_FDS is used instead of creating one (-p, if given, must\n"
+"name it; -S and -o, if given, must match it; it is left in place at\n"
+"exit); READY=1, STATUS= and STOPPING=1 go to NOTIFY_SOCKET, and\n"
+"WATCHDOG=1 at half of WATCHDOG_USEC.\n"
+"\n"
+"Signals: TERM or INT flush the region and exit; HUP or USR1 log the peers\n"
+"and rewrite the status files.\n");
 }
 
 /* "-m", for the shared bad-value message. */
@@ -160,6 +171,21 @@ parse_mode_opt(int opt, const char *arg)
 	return m;
 }
 
+/* -i: at most one file of each format. */
+static void
+parse_status_opt(const char *arg, struct options *o)
+{
+	enum status_fmt f = status_fmt_of(arg);
+
+	if (*arg == '\0')
+		fatal("-i needs a file name");
+	if (o->status[f] != NULL)
+		fatal("-i %s: a %s status file is given already (%s); give one "
+		    "FILE and one FILE.prom at most", arg,
+		    f == STATUS_PROM ? "Prometheus" : "text", o->status[f]);
+	o->status[f] = arg;
+}
+
 void
 options_parse(int argc, char **argv, struct options *o)
 {
@@ -175,7 +201,7 @@ options_parse(int argc, char **argv, struct options *o)
 	o->stall_ms = 10000;
 	o->proto = SCM_PROTO_V0;
 	while ((c = getopt(argc, argv,
-	    ":C:c:dF:f:G:hk:lm:n:o:P:p:qrS:s:tU:u:vW")) != -1) {
+	    ":C:c:dF:f:G:hi:k:lm:n:o:P:p:qrS:s:tU:u:vW")) != -1) {
 		switch (c) {
 		case 'C':
 			o->max_per_uid = parse_num_opt(c, optarg, 1, PEER_IDS);
@@ -198,6 +224,9 @@ options_parse(int argc, char **argv, struct options *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case 'i':
+			parse_status_opt(optarg, o);
+			break;
 		case 'k':
 			o->stall_ms = 1000 *
 			    (int64_t)parse_num_opt(c, optarg, 1, 86400);
@@ -220,6 +249,7 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			o->sock_path = optarg;
+			o->sock_given = 1;
 			break;
 		case 'q':
 			o->verbosity = -1;
@@ -229,6 +259,7 @@ options_parse(int argc, char **argv, struct options *o)
 			break;
 		case 'S':
 			o->sock_mode = parse_mode_opt(c, optarg);
+			o->mode_given = 1;
 			break;
 		case 's':
 			o->region.shm = optarg;

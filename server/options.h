@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/status.h"
 #include "send_scm.h"
 #include "server/region.h"
 
@@ -22,6 +23,9 @@ struct options {
 	struct region_opts region;
 	const char	*sock_path;
 	const char	*pidfile;
+	const char	*status[2];	/* -i, by enum status_fmt */
+	int		 sock_given;	/* -p */
+	int		 mode_given;	/* -S */
 	const char	*owner;		/* -o USER[:GROUP] */
 	const char	*run_as;	/* -u USER */
 	unsigned int	 sock_mode;

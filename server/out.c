@@ -58,6 +58,15 @@ out_doom(struct peer *p, const char *why)
 	arm_turn();
 }
 
+/* Dropped by us, not gone by itself: counted by reason. */
+static void
+doom_counted(struct peer *p, enum drop why, const char *text)
+{
+	if (!p->doomed)
+		srv.n.dropped[why]++;
+	out_doom(p, text);
+}
+
 void
 out_dirty(struct peer *p)
 {
@@ -345,6 +354,7 @@ reap(void)
 		if ((p = srv.table.by_id[id]) == NULL || !p->doomed)
 			continue;
 		log_info("peer %d disconnected (%s)", id, p->why);
+		srv.n.left++;
 		ev_io_stop(&srv.loop, &p->io);
 		uid = p->uid;
 		peer_free(&srv.table, p);
@@ -417,7 +427,8 @@ out_scan(int64_t now)
 	for (i = 0; i < srv.table.nlive; i++) {
 		p = srv.table.live[i];
 		if ((p->cur.ph == PH_LOG ? p->cur.pos : p->join_seq + 1) < min)
-			out_doom(p, "not reading: too far behind the others");
+			doom_counted(p, DROP_LAGGING,
+			    "not reading: too far behind the others");
 		if (p->stuck_ms == 0 || now - p->stuck_ms < srv.opt.stall_ms)
 			continue;
 		outq = unread_bytes(p);
@@ -426,7 +437,8 @@ out_scan(int64_t now)
 			p->stuck_ms = now;
 			p->stuck_outq = outq;
 		} else
-			out_doom(p, "not reading its messages");
+			doom_counted(p, DROP_STALLED,
+			    "not reading its messages");
 	}
 }
 
@@ -466,6 +478,9 @@ out_peer_event(struct evloop *l, struct ev_io *io, uint32_t events)
 	n = scm_drain(p->sock);
 	if (n == -1 && errno == EAGAIN)
 		return;
-	out_doom(p, n > 0 ? "it sent data; peers must not" :
-	    n == 0 || errno == ECONNRESET ? "hung up" : "receive error");
+	if (n > 0)
+		doom_counted(p, DROP_TALKED, "it sent data; peers must not");
+	else
+		out_doom(p, n == 0 || errno == ECONNRESET ? "hung up" :
+		    "receive error");
 }

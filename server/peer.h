@@ -75,6 +75,7 @@ struct peer {
 	struct ev_io	 io;
 	struct cursor	 cur;
 	size_t		 part;		/* bytes of the next message sent */
+	int64_t		 joined_ms;	/* clock_ms() when it became a peer */
 	int64_t		 stuck_ms;	/* when output last blocked, 0 = not */
 	int		 stuck_outq;	/* bytes it had not read back then */
 	int		 want_out;	/* EPOLLOUT registered */

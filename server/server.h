@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lib/evloop.h"
+#include "lib/status.h"
 #include "server/options.h"
 #include "server/peer.h"
 #include "server/region.h"
@@ -26,6 +27,32 @@
 struct idlist {
 	int		*ids;
 	size_t		 n, cap;
+};
+
+/* Why a connection was refused: one counter each (server/stats.c). */
+enum refusal {
+	REFUSE_ALLOW_LIST,	/* -U, -G */
+	REFUSE_PER_USER,	/* -C */
+	REFUSE_FULL,		/* -c, or no ID left */
+	REFUSE_REGION,		/* the region changed size */
+	REFUSE_DESCRIPTORS,	/* out of file descriptors */
+	REFUSE_OTHER,		/* out of memory, ... */
+	REFUSALS
+};
+
+/* Why a peer was dropped rather than left by itself. */
+enum drop {
+	DROP_STALLED,		/* -k: not reading its messages */
+	DROP_LAGGING,		/* too far behind the others */
+	DROP_TALKED,		/* it sent data */
+	DROPS
+};
+
+struct counts {
+	uint64_t	 accepted;	/* connections */
+	uint64_t	 refused[REFUSALS];
+	uint64_t	 joined, left;	/* peers */
+	uint64_t	 dropped[DROPS];
 };
 
 /* A connection or a peer waiting for its identity (admit.c). */
@@ -73,6 +100,13 @@ struct server {
 	size_t		 nuids;
 	int		 warned;	/* 0, 50 or 90: use already logged */
 	int		 quit;
+	int		 activated;	/* the socket came from LISTEN_FDS */
+	struct counts	 n;
+	struct status_file status[2];	/* -i, by enum status_fmt */
+	char		 status_path[2][PATH_MAX];
+	int64_t		 start_s;	/* CLOCK_REALTIME, for the metric */
+	int64_t		 start_ms;	/* clock_ms(), for uptime */
+	size_t		 told_peers;	/* in the last STATUS=, +1 */
 };
 
 extern struct server srv;
@@ -93,5 +127,9 @@ void	admit_answers(struct evloop *, struct ev_io *, uint32_t);
 void	admit_expire(struct evloop *, struct ev_timer *);
 void	admit_left(uid_t);
 void	admit_close_pending(void);
+
+/* stats.c: the status files (-i) and the manager's STATUS= line. */
+void	stats_write(void);
+void	stats_notify(void);
 
 #endif /* TM_SERVER_H */

@@ -23,7 +23,7 @@ teardown() {
 	mqb_teardown
 }
 
-MAC_D=02:00:00:00:00:0d
+
 
 @test "broker: endpoints on two hosts ping each other, ARP included; a local pair never touches the broker" {
 	need_mqnic

@@ -55,3 +55,7 @@ unit() {
 @test "svc: LISTEN_FDS and WATCHDOG_USEC count only when their _PID is ours" {
 	unit svc_env
 }
+
+@test "svc: WATCHDOG=1 at half the interval from the loop's timers, only while it turns" {
+	unit svc_watchdog
+}

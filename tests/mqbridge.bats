@@ -642,3 +642,22 @@ in_order() {
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]
 }
+
+@test "a server killed with -9 and started again: the bridge joins it by itself and serves on" {
+	start_server -f "$REGION"
+	start_bridge -p "$SOCK"
+	peer pa "$MAC_A" run hold
+	running pa
+	kill -9 "$SRV_PID"
+	wait "$SRV_PID" 2>/dev/null || true
+	rm -f "$SOCK"
+	sleep 0.5
+	start_server -f "$REGION"
+	wait_for "$BR_LOG" "joined the server again as peer [0-9]+" 10
+	# New peers on the new server: frames and doorbells both ways.
+	peer pb "$MAC_B" run send "$MAC_C" 3 hold
+	peer pc "$MAC_C" run expect 3 send "$MAC_B" 2 hold
+	wait_count "$T/pc.out" "^rx src $MAC_B" 3 10
+	wait_count "$T/pb.out" "^rx src $MAC_C" 2 10
+	kill -0 "$BR_PID"
+}

@@ -239,10 +239,13 @@ id_of() {
 
 @test "a newcomer gets no vectors of a peer that left (ring exits 2)" {
 	start_server -f "$REGION"
+	# One at a time, so that a, b and c get IDs 0, 1 and 2.
 	raw_peer a
 	local a=$BG_PID
+	wait_count "$T/a.out" ^msg 3
 	raw_peer b
 	local b=$BG_PID
+	wait_count "$T/b.out" ^msg 3
 	raw_peer c
 	wait_count "$T/c.out" ^msg 6
 	kill "$a" "$b"

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/clock.h"
 #include "lib/evloop.h"
 #include "lib/ivpeer.h"
 #include "lib/loglimit.h"
@@ -27,6 +28,9 @@
 #define BRIDGE_TICK_MS		20	/* slot states, reclaim, servers */
 #define BRIDGE_RETRY_MS		1000	/* a region we cannot serve yet */
 #define BRIDGE_BUSY_POLL_US	50	/* --busy-poll's default */
+#define REJOIN_MIN_MS		100	/* a server gone: first retry */
+#define REJOIN_MAX_MS		5000
+#define REJOIN_TIMEOUT_MS	1000	/* for the new one's greeting */
 
 struct bridge_opts {
 	const char	*sock[BRIDGE_REGIONS_MAX];
@@ -36,6 +40,8 @@ struct bridge_opts {
 	uint64_t	 offset;
 	int		 force_format;
 	const char	*status;
+	const char	*status_prom;	/* --status FILE.prom */
+	int		 syslog;	/* --syslog */
 	unsigned int	 reclaim_s;
 	unsigned int	 budget;
 	unsigned int	 full_wait_ms;	/* a full RX ring holds senders */
@@ -135,6 +141,7 @@ struct bridge_region {			/* one joined server */
 	struct ev_io	 sock_io;
 	struct ev_io	 bell_io[IVPEER_VECTORS_MAX];
 	int		 bell_fd;	/* the uplink's NIC doorbell */
+	struct backoff	 rejoin;	/* server gone: when to try again */
 };
 
 struct bridge_stats {

@@ -33,6 +33,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mapguard.h"
+#include "lib/svc.h"
 #include "mqbridge/bridge/bridge_loop.h"
 #include "mqbridge/bridge/bridge_region.h"
 #include "mqbridge/bridge/bridge_slot.h"
@@ -63,27 +64,6 @@ on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
 		    strsignal((int)si.ssi_signo));
 		ev_stop(l);
 	}
-}
-
-static void
-on_sock(struct evloop *l, struct ev_io *io, uint32_t events)
-{
-	struct bridge_region *r = io->arg;
-
-	(void)events;
-	bridge_region_pump(r);
-	if (!r->joined)
-		ev_io_stop(l, io);
-}
-
-static void
-on_bell(struct evloop *l, struct ev_io *io, uint32_t events)
-{
-	struct bridge_region *r = io->arg;
-
-	(void)l;
-	(void)events;
-	(void)ivpeer_take(&r->peer, (unsigned int)(io - r->bell_io));
 }
 
 /* Slot states, reclaim, regions: every tick. */
@@ -135,8 +115,7 @@ watch(struct bridge *b, struct ev_io *io, int fd, ev_io_fn *fn, void *arg)
 static int
 loop_init(struct bridge *b, int sigfd)
 {
-	struct bridge_region *r;
-	unsigned int i, v;
+	unsigned int i;
 
 	if (ev_init(&b->loop) == -1) {
 		log_err("epoll_create1: %s", strerror(errno));
@@ -145,20 +124,15 @@ loop_init(struct bridge *b, int sigfd)
 	b->sigfd = sigfd;
 	if (watch(b, &b->sig_io, sigfd, on_signal, b) == -1)
 		return -1;
-	for (i = 0; i < b->nreg; i++) {
-		r = &b->reg[i];
-		if (watch(b, &r->sock_io, r->peer.sock, on_sock, r) == -1)
+	for (i = 0; i < b->nreg; i++)
+		if (bridge_region_watch(b, &b->reg[i]) == -1)
 			return -1;
-		for (v = 0; v < r->peer.nvec; v++)
-			if (watch(b, &r->bell_io[v], r->peer.own[v], on_bell,
-			    r) == -1)
-				return -1;
-	}
 	if (bridge_uplink_start(b) == -1)
 		return -1;
 	ev_timer_start(&b->loop, &b->tick, 0, on_tick, b);
 	ev_timer_start(&b->loop, &b->beat, 0, on_beat, b);
 	ev_timer_start(&b->loop, &b->status, 0, on_status, b);
+	svc_watchdog_start(&b->loop);
 	return 0;
 }
 

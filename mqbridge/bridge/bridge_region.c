@@ -16,6 +16,7 @@
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -276,11 +277,113 @@ retry(struct bridge *b, struct bridge_region *r, int64_t now)
  * slot is reset and serving waits until a valid header with our
  * parameters is back.
  */
+static void
+on_sock(struct evloop *l, struct ev_io *io, uint32_t events)
+{
+	struct bridge_region *r = io->arg;
+
+	(void)events;
+	bridge_region_pump(r);
+	if (!r->joined)
+		ev_io_stop(l, io);
+}
+
+static void
+on_bell(struct evloop *l, struct ev_io *io, uint32_t events)
+{
+	struct bridge_region *r = io->arg;
+
+	(void)l;
+	(void)events;
+	(void)ivpeer_take(&r->peer, (unsigned int)(io - r->bell_io));
+}
+
+static int
+watch(struct bridge *b, struct ev_io *io, int fd, ev_io_fn *fn, void *arg)
+{
+	if (ev_io_start(&b->loop, io, fd, EPOLLIN, fn, arg) == 0)
+		return 0;
+	log_err("cannot watch descriptor %d: %s", fd, strerror(errno));
+	return -1;
+}
+
+int
+bridge_region_watch(struct bridge *b, struct bridge_region *r)
+{
+	unsigned int v;
+
+	if (watch(b, &r->sock_io, r->peer.sock, on_sock, r) == -1)
+		return -1;
+	for (v = 0; v < r->peer.nvec; v++)
+		if (watch(b, &r->bell_io[v], r->peer.own[v], on_bell, r) == -1)
+			return -1;
+	return 0;
+}
+
+void
+bridge_region_unwatch(struct bridge *b, struct bridge_region *r)
+{
+	unsigned int v;
+
+	ev_io_stop(&b->loop, &r->sock_io);
+	for (v = 0; v < r->peer.nvec; v++)
+		ev_io_stop(&b->loop, &r->bell_io[v]);
+}
+
+/*
+ * The server went away (restarted, crashed): join whoever serves that
+ * path next, with backoff, and carry on with the same mapping if it
+ * serves the same file.  Endpoints rejoin too and publish their new peer
+ * IDs in their slots; ours goes into every slot we serve.
+ */
+static void
+rejoin(struct bridge *b, struct bridge_region *r, int64_t now)
+{
+	struct stat was, is;
+	struct ivpeer np;
+	char err[256];
+	uint32_t s;
+
+	if (!backoff_due(&r->rejoin, now, REJOIN_MIN_MS, REJOIN_MAX_MS))
+		return;
+	if (ivpeer_connect(&np, r->path, SCM_PROTO_V0, b->opt.nvec,
+	    REJOIN_TIMEOUT_MS, err, sizeof(err)) == -1) {
+		log_debug("%s: %s; trying again", r->path, err);
+		return;
+	}
+	if (fstat(np.region_fd, &is) == -1 ||
+	    fstat(r->peer.region_fd, &was) == -1 ||
+	    is.st_dev != was.st_dev || is.st_ino != was.st_ino) {
+		log_err("%s: the server there serves another region now; "
+		    "restart mqbridge to serve it", r->path);
+		ivpeer_close(&np);
+		backoff_hold(&r->rejoin, now, REJOIN_MAX_MS);
+		return;
+	}
+	bridge_region_unwatch(b, r);
+	ivpeer_close(&r->peer);
+	r->peer = np;
+	r->joined = 1;
+	backoff_reset(&r->rejoin);
+	if (bridge_region_watch(b, r) == -1)
+		return;
+	for (s = 0; s < r->nports; s++) {
+		r->ports[s].owner = UINT32_MAX;	/* IDs of the old server */
+		r->ports[s].bound = 0;
+		if (r->attached)
+			ring_side_ident(&r->area, s, RING_BRIDGE,
+			    (uint32_t)np.id, 0, NULL);
+	}
+	log_info("%s: joined the server again as peer %d", r->path, np.id);
+}
+
 void
 bridge_region_check(struct bridge *b, struct bridge_region *r, int64_t now)
 {
 	int err;
 
+	if (!r->joined)
+		rejoin(b, r, now);
 	if (r->map == NULL) {
 		retry(b, r, now);
 		return;
@@ -348,6 +451,7 @@ bridge_region_pump(struct bridge_region *r)
 		return;
 	}
 	/* The doorbells we hold keep working; only news of peers stops. */
-	log_warn("%s: %s; serving its slots without news of peers",
+	log_warn("%s: %s; serving its slots without news of peers, and "
+	    "joining the server again as soon as one answers there",
 	    r->path, err);
 }

@@ -26,5 +26,9 @@ void	bridge_region_check(struct bridge *, struct bridge_region *,
 void	bridge_regions_dead(struct bridge *);
 /* Server messages: peers joining and leaving. */
 void	bridge_region_pump(struct bridge_region *);
+/* Watch a joined region's server socket and our doorbells in the loop
+ * (or stop watching them). */
+int	bridge_region_watch(struct bridge *, struct bridge_region *);
+void	bridge_region_unwatch(struct bridge *, struct bridge_region *);
 
 #endif /* TM_BRIDGE_REGION_H */

@@ -28,6 +28,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "mqbridge/bridge/bridge_slot.h"
+#include "mqbridge/bridge/bridge_uplink.h"
 #include "mqbridge/slot/uplink.h"
 
 /* open_rings() results */
@@ -505,9 +506,11 @@ step(struct bridge *b, struct port *p, const struct ring_slot_view *v)
 		return;
 	if (next == p->state)
 		return;
-	if (p->live && !owned(v->claim))
+	if (p->live && !owned(v->claim)) {
 		port_log(p, LOG_INFO, "slot %s: released by its owner",
 		    port_name(p, name, sizeof(name)));
+		bridge_uplink_return(b, p);
+	}
 	log_debug("slot %s: %s -> %s (nic %s)", port_name(p, name,
 	    sizeof(name)), ring_state_name(p->state), ring_state_name(next),
 	    ring_state_name(nic->state));

@@ -22,7 +22,6 @@
 #include "lib/clock.h"
 #include "lib/doorbell.h"
 #include "lib/log.h"
-#include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_uplink.h"
 #include "mqbridge/slot/ring_check.h"
 
@@ -68,9 +67,7 @@ bridge_uplink_open(struct bridge *b, unsigned int index, char *err,
 	r->bell_fd = u->host.bell_relay;
 	r->ports = &u->port;
 	r->nports = 1;
-	port_init(&u->port, r, 0, index);
-	u->port.uplink = 1;
-	u->port.resume = 0;
+	(void)index;
 	return 0;
 }
 
@@ -227,6 +224,45 @@ bridge_uplink_put(struct bridge *b, struct port *src,
 	src->cnt.to_broker_frames++;
 	src->cnt.to_broker_bytes += len;
 	return 1;
+}
+
+/*
+ * p's owner left (a VM moving to another host, say) without reading the
+ * frames we had placed in its ring.  The broker's queue follows the MAC:
+ * give them back to it, so that whoever serves the MAC next gets them.
+ */
+void
+bridge_uplink_return(struct bridge *b, struct port *p)
+{
+	struct bridge_up *u = b->up;
+	struct uplink_meta m = { origin(p) ^ UINT64_C(0x7265747572), 0, 0 };
+	struct ring *rx = &u->port.rx;
+	struct ring_frame f;
+	unsigned char *buf;
+	uint32_t k, n = 0;
+
+	if (u == NULL || !u->port.live || p->uplink)
+		return;
+	for (k = 0; ring_unread(&p->rx, k, &f) == 1; k++) {
+		if (memcmp(f.data, p->mac, 6) != 0 ||
+		    f.len + UPLINK_META_LEN > rx->frame_max)
+			continue;	/* a flood, or too big for the broker */
+		if (ring_reserve(rx, &buf) != 1)
+			break;
+		m.seq = p->rx.seen + k;
+		memcpy(buf, &m, sizeof(m));
+		memcpy(buf + sizeof(m), f.data, f.len);
+		ring_push(rx, f.len + UPLINK_META_LEN);
+		n++;
+	}
+	if (n == 0)
+		return;
+	if (!u->port.dirty) {
+		u->port.dirty = 1;
+		b->dirty[b->ndirty++] = &u->port;
+	}
+	log_info("slot %u.%u: %u frames its owner left unread go back to the "
+	    "broker for its MAC", p->reg->index, p->slot, n);
 }
 
 void

@@ -69,6 +69,8 @@ int	bridge_uplink_put(struct bridge *, struct port *src,
 /* Free src's TX ring as far as the relay allows (all of it but the frames
  * waiting for a receipt). */
 void	bridge_uplink_commit_tx(struct bridge *, struct port *src);
+/* p's owner released it with frames unread: back to the broker. */
+void	bridge_uplink_return(struct bridge *, struct port *);
 /* Status file and log lines about the relay. */
 void	bridge_uplink_status(const struct bridge *, char *buf, size_t len);
 

@@ -28,8 +28,11 @@
 #include "lib/parse.h"
 #include "lib/proc.h"
 #include "lib/sigfd.h"
+#include "lib/status.h"
+#include "lib/svc.h"
 #include "mqbridge/bridge/bridge_loop.h"
 #include "mqbridge/bridge/bridge_region.h"
+#include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_stats.h"
 #include "mqbridge/bridge/bridge_switch.h"
 #include "mqbridge/bridge/bridge_uplink.h"
@@ -38,8 +41,8 @@ static const char usage_text[] =
 "usage: mqbridge [-hv] -p SOCKET [-p SOCKET ...] [-n VECTORS] [--slots N]\n"
 "                [--mtu N] [--ring N] [--offset BYTES] [--force-format]\n"
 "                [--status FILE] [--reclaim SECONDS] [--budget FRAMES]\n"
-"                [--full-wait MS] [--busy-poll US] [--broker URL ...]\n"
-"                [broker options]\n"
+"                [--full-wait MS] [--busy-poll US] [--syslog]\n"
+"                [--broker URL ...] [broker options]\n"
 "\n"
 "Switch Ethernet frames between the NIC slots of ivshmem regions.  The\n"
 "bridge joins each server as a peer, formats the NIC area of its region\n"
@@ -61,7 +64,10 @@ static const char usage_text[] =
 "                    of 4096; K/M/G suffixes (0)\n"
 "  --force-format    format the area even if it holds one: drops every\n"
 "                    queued frame and every slot claim\n"
-"  --status FILE     rewrite FILE every second and on SIGUSR1 (atomically)\n"
+"  --status FILE     rewrite FILE every second and on SIGUSR1 (atomically);\n"
+"                    a FILE ending in .prom gets Prometheus' text format\n"
+"                    (node_exporter's textfile collector); give --status\n"
+"                    twice for both\n"
 "  --reclaim SECONDS free a claimed slot whose owner's heartbeat stood\n"
 "                    still this long and whose ivshmem peer has left the\n"
 "                    server (or never was on it): a paused VM keeps its\n"
@@ -77,6 +83,8 @@ static const char usage_text[] =
 "                    longer while polling finds frames, shorter while it\n"
 "                    does not); 0 sleeps at once, 0-1000000 (50)\n"
 "  --relay-path PATH the mqrelay to run (the one beside mqbridge)\n"
+"  --syslog          log to syslog (facility daemon), and have the relay\n"
+"                    do so too, instead of stderr\n"
 "  -v                log more (slot state changes, peers)\n"
 "  -h                this help\n"
 "\n"
@@ -123,14 +131,17 @@ static const char usage_text[] =
 "Signals: SIGUSR1 logs the counters and rewrites the status file;\n"
 "SIGTERM and SIGINT stop the bridge (exit 0).  The slots stay as they\n"
 "are, so endpoints keep queueing until the bridge is back.\n"
-"Logs \"bridge ready: ...\" on stderr once serving.  Exit status: 0 on a\n"
+"Under systemd (Type=notify): READY=1 once serving, STATUS= as slots come\n"
+"and go, STOPPING=1, and WATCHDOG=1 at half of WATCHDOG_USEC; on stderr\n"
+"the journal gets each line's priority.\n"
+"Logs \"bridge ready: ...\" once serving.  Exit status: 0 on a\n"
 "signal, 1 on bad usage, when a server cannot be joined, or when no\n"
 "region can be served.\n";
 
 enum {
 	OPT_SLOTS = 256, OPT_MTU, OPT_RING, OPT_OFFSET, OPT_FORCE,
 	OPT_STATUS, OPT_RECLAIM, OPT_BUDGET, OPT_FULL_WAIT, OPT_RELAY_PATH,
-	OPT_BUSY_POLL
+	OPT_BUSY_POLL, OPT_SYSLOG
 };
 
 static const struct option long_opts[] = {
@@ -145,6 +156,7 @@ static const struct option long_opts[] = {
 	{ "full-wait", required_argument, NULL, OPT_FULL_WAIT },
 	{ "relay-path", required_argument, NULL, OPT_RELAY_PATH },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "help", no_argument, NULL, 'h' },
 	RELAY_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 }
@@ -165,6 +177,22 @@ add_socket(struct bridge_opts *o, const char *path)
 			fatal("-p %s given twice; give each server once",
 			    path);
 	o->sock[o->nsock++] = path;
+}
+
+/* --status: one text file and one .prom file at most. */
+static void
+status_opt(struct bridge_opts *o, const char *arg)
+{
+	const char **slot = status_fmt_of(arg) == STATUS_PROM ?
+	    &o->status_prom : &o->status;
+
+	if (*arg == '\0')
+		fatal("--status needs a file name");
+	if (*slot != NULL)
+		fatal("--status %s: a %s status file is given already (%s); "
+		    "give one FILE and one FILE.prom at most", arg,
+		    slot == &o->status ? "text" : "Prometheus", *slot);
+	*slot = arg;
 }
 
 static void
@@ -200,9 +228,7 @@ opt_value(struct bridge_opts *o, int ch, const char *arg)
 			fatal("--offset %s: not a multiple of 4096", arg);
 		break;
 	case OPT_STATUS:
-		if (*arg == '\0')
-			fatal("--status needs a file name");
-		o->status = arg;
+		status_opt(o, arg);
 		break;
 	case OPT_RECLAIM:
 		o->reclaim_s = (unsigned int)parse_opt_u64("--reclaim", arg,
@@ -292,6 +318,9 @@ parse_opts(struct bridge_opts *o, int argc, char **argv)
 			break;
 		case OPT_FORCE:
 			o->force_format = 1;
+			break;
+		case OPT_SYSLOG:
+			o->syslog = 1;
 			break;
 		case ':':
 			fatal("%s needs a value; see mqbridge -h",
@@ -389,6 +418,9 @@ open_all(struct bridge *b)
 			log_err("%s", err);
 			return -1;
 		}
+		port_init(&b->up->port, &b->up->reg, 0, b->nports);
+		b->up->port.uplink = 1;
+		b->up->port.resume = 0;
 		b->ports[b->nports++] = &b->up->port;
 	}
 	return switch_init(b);
@@ -415,7 +447,10 @@ main(int argc, char **argv)
 
 	log_init("mqbridge", 0, 0);
 	parse_opts(&b.opt, argc, argv);
-	log_init("mqbridge", b.opt.verbosity, 0);
+	/* The relay has no terminal of its own: it logs where we do. */
+	if (b.opt.syslog && setenv("TM_LOG_SYSLOG", "1", 1) == -1)
+		fatal("setenv: %s", strerror(errno));
+	log_init("mqbridge", b.opt.verbosity, b.opt.syslog);
 	/* Each peer costs one eventfd per vector: 1024 is ~1000 peers. */
 	proc_raise_nofile();
 	sigfd = sigfd_open(SIGTERM, SIGINT, SIGUSR1, 0);
@@ -425,7 +460,9 @@ main(int argc, char **argv)
 		    "reclaim after %u s, full-wait %u ms", b.nreg,
 		    b.nreg == 1 ? "" : "s", b.nports, b.opt.budget,
 		    b.opt.reclaim_s, b.opt.full_wait_ms);
+		(void)svc_notify("READY=1");
 		rc = bridge_run(&b, sigfd);
+		(void)svc_notify("STOPPING=1");
 		stats_write(&b);
 	}
 	close_all(&b);

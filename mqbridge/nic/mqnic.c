@@ -7,7 +7,8 @@
  * the way out.  Everything waits on the one event loop (lib/evloop.h):
  * the signals, the TAP, our doorbell and the server's socket are its
  * handles, and a timer ticks every 100 ms to beat the heartbeat, follow
- * the bridge's state and check that the slot is still ours.
+ * the bridge's state, check that the slot is still ours, and join a
+ * restarted server again.
  *
  * The loop busy-polls for a while after the last frame (--busy-poll: the
  * window grows while polling finds frames and shrinks while it finds
@@ -36,6 +37,7 @@
 #include "lib/mapguard.h"
 #include "lib/proc.h"
 #include "lib/sigfd.h"
+#include "lib/svc.h"
 #include "mqbridge/nic/nic_attach.h"
 #include "mqbridge/nic/nic_link.h"
 #include "mqbridge/nic/nic_opts.h"
@@ -82,6 +84,7 @@ on_signal(struct evloop *l, struct ev_io *io, uint32_t events)
 		} else if (!n->stopping) {
 			log_info("stopping on %s",
 			    strsignal((int)si.ssi_signo));
+			(void)svc_notify("STOPPING=1");
 			n->stopping = 1;
 		}
 	}
@@ -117,12 +120,34 @@ on_sock(struct evloop *l, struct ev_io *io, uint32_t events)
 		ev_io_stop(l, io);
 }
 
+static void watch(struct nic *, struct ev_io *, int, ev_io_fn *);
+
+/* A restarted server: its eventfds replace the dead one's, and the
+ * bridge learns our new ID from the slot. */
+static void
+rejoin(struct nic *n)
+{
+	struct ivpeer np;
+
+	if (nic_ivshmem_reconnect(&n->dev, &n->o, clock_ms(), &np) != 1)
+		return;
+	/* Out of epoll before they close: the old doorbell lives on in
+	 * other processes, and epoll would keep watching it for us. */
+	ev_io_stop(&n->loop, &n->bell_io);
+	ev_io_stop(&n->loop, &n->sock_io);
+	nic_ivshmem_adopt(&n->dev, &np);
+	watch(n, &n->bell_io, nic_ivshmem_bell_fd(&n->dev), on_bell);
+	watch(n, &n->sock_io, nic_ivshmem_server_fd(&n->dev), on_sock);
+	nic_reident(&n->slot, n->dev.id, n->o.mac);
+}
+
 static void
 on_tick(struct evloop *l, struct ev_timer *t)
 {
 	struct nic *n = t->arg;
 
 	ev_timer_start(l, t, TICK_US, on_tick, n);
+	rejoin(n);
 	if (n->lost != NIC_HELD)
 		return;
 	n->lost = nic_slot_check(&n->slot);
@@ -221,6 +246,8 @@ session_start(struct nic *n)
 	ev_timer_start(&n->loop, &n->tick, 0, on_tick, n);
 	log_info("mqnic ready: slot %u tap %s mac %s", n->slot.slot,
 	    n->tap.name, n->o.macstr);
+	(void)svc_notify("READY=1\nSTATUS=slot %u tap %s mac %s",
+	    n->slot.slot, n->tap.name, n->o.macstr);
 	return 0;
 }
 
@@ -336,6 +363,7 @@ loop_init(struct nic *n)
 	/* Blocked everywhere, read from the loop: no handler races. */
 	n->sigfd = sigfd_open(SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
 	watch(n, &n->sig_io, n->sigfd, on_signal);
+	svc_watchdog_start(&n->loop);
 }
 
 int
@@ -347,7 +375,7 @@ main(int argc, char **argv)
 
 	log_init("mqnic", 0, 0);
 	nic_opts_parse(argc, argv, &n.o);
-	log_init("mqnic", n.o.verbosity, 0);
+	log_init("mqnic", n.o.verbosity, n.o.syslog);
 	/* The server hands us one eventfd per peer and vector. */
 	proc_raise_nofile();
 	loop_init(&n);

@@ -349,6 +349,15 @@ nic_beat(const struct nic_slot *s)
 }
 
 void
+nic_reident(const struct nic_slot *s, uint32_t peer_id, const uint8_t mac[6])
+{
+	/* The same MAC goes back in one store: the bridge never sees it
+	 * change, only the ID it rings. */
+	if (s->token != 0)
+		ring_side_ident(&s->a, s->slot, RING_NIC, peer_id, 0, mac);
+}
+
+void
 nic_release(struct nic_slot *s)
 {
 	if (s->token == 0)

@@ -57,6 +57,9 @@ int	nic_claim(struct nic_slot *, const uint8_t mac[6], uint32_t peer_id,
 /* Is the slot still ours, in the area we attached to? */
 enum nic_hold nic_slot_check(const struct nic_slot *);
 void	nic_beat(const struct nic_slot *);
+/* Our new peer ID (the server restarted), in whatever state we are. */
+void	nic_reident(const struct nic_slot *, uint32_t peer_id,
+	    const uint8_t mac[6]);
 /* Our side to reset, then the claim back to free. */
 void	nic_release(struct nic_slot *);
 /* Forget a claim that is no longer ours, without touching the slot. */

@@ -4,10 +4,14 @@
  *
  * A server that goes away does not stop the NIC: the region stays
  * mapped and the doorbell eventfds we hold still work, so frames keep
- * moving; we only stop hearing of peers that join later.
+ * moving.  A server that comes back (restarted on the same socket) is
+ * joined again with backoff, as the bridge does, so both ring each other
+ * through the new server's eventfds under their new IDs.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
+#include <sys/stat.h>
+
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,10 +101,62 @@ nic_ivshmem_pump(struct nic_ivshmem *p)
 	if (!p->server_up)
 		return;
 	if (ivpeer_pump(&p->iv, NULL, NULL, err, sizeof(err)) == -1) {
-		log_warn("%s; frames keep moving, but peers that join from "
-		    "now on cannot be rung", err);
+		log_warn("%s; frames keep moving, joining the server again "
+		    "when it is back", err);
 		p->server_up = 0;
+		backoff_reset(&p->rejoin);
 	}
+}
+
+#define REJOIN_MIN_MS		100
+#define REJOIN_MAX_MS		5000
+#define REJOIN_TIMEOUT_MS	1000
+
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int
+nic_ivshmem_reconnect(struct nic_ivshmem *p, const struct nic_opts *o,
+    int64_t now, struct ivpeer *np)
+{
+	char err[256];
+
+	if (p->is_pci || p->server_up ||
+	    !backoff_due(&p->rejoin, now, REJOIN_MIN_MS, REJOIN_MAX_MS))
+		return 0;
+	if (ivpeer_connect(np, o->sock, SCM_PROTO_V0, o->nvec,
+	    REJOIN_TIMEOUT_MS, err, sizeof(err)) == -1) {
+		log_debug("%s: %s; trying again", o->sock, err);
+		return 0;
+	}
+	if (!same_file(np->region_fd, p->region_fd)) {
+		log_err("%s: the server there serves another region now; "
+		    "frames keep moving in ours; restart mqnic to use the new "
+		    "one", o->sock);
+		ivpeer_close(np);
+		backoff_hold(&p->rejoin, now, REJOIN_MAX_MS);
+		return 0;
+	}
+	return 1;
+}
+
+void
+nic_ivshmem_adopt(struct nic_ivshmem *p, struct ivpeer *np)
+{
+	ivpeer_close(&p->iv);
+	p->iv = *np;
+	p->server_up = 1;
+	p->id = (uint32_t)np->id;
+	p->region_fd = np->region_fd;
+	p->region_size = np->size;
+	backoff_reset(&p->rejoin);
+	log_info("joined the server again as peer %u", p->id);
 }
 
 void

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/clock.h"
 #include "lib/ivpeer.h"
 #include "mqbridge/nic/nic_opts.h"
 #include "mqbridge/nic/nic_pci.h"
@@ -23,6 +24,7 @@ struct nic_ivshmem {
 	int		 region_fd;	/* borrowed from iv or dev */
 	uint64_t	 region_size;
 	uint32_t	 id;		/* our peer ID */
+	struct backoff	 rejoin;	/* server gone: when to try again */
 };
 
 /* Connect or open the device: 0, or -1 with a one-line reason. */
@@ -38,6 +40,16 @@ uint64_t nic_ivshmem_take(const struct nic_ivshmem *);
 int	nic_ivshmem_server_fd(const struct nic_ivshmem *);
 /* Take the server's news (peers joining, leaving) without blocking. */
 void	nic_ivshmem_pump(struct nic_ivshmem *);
+/*
+ * The server went away: connect to whoever serves the socket now, if a
+ * try is due.  1 with np joined to a server of the same region file, 0
+ * not (yet).  Never for a PCI device: QEMU's chardev does that for it.
+ */
+int	nic_ivshmem_reconnect(struct nic_ivshmem *, const struct nic_opts *,
+	    int64_t now_ms, struct ivpeer *np);
+/* Drop the dead server's peer table and take np's: a new ID and new
+ * doorbells.  Stop watching the old descriptors first. */
+void	nic_ivshmem_adopt(struct nic_ivshmem *, struct ivpeer *np);
 void	nic_ivshmem_close(struct nic_ivshmem *);
 
 #endif /* TM_NIC_IVSHMEM_H */

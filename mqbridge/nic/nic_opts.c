@@ -27,7 +27,8 @@ enum {
 	OPT_PCI,
 	OPT_OFFSET,
 	OPT_BUSY_POLL,
-	OPT_NO_OFFLOAD
+	OPT_NO_OFFLOAD,
+	OPT_SYSLOG
 };
 
 static const struct option long_opts[] = {
@@ -42,6 +43,7 @@ static const struct option long_opts[] = {
 	{ "offset",	required_argument,	NULL, OPT_OFFSET },
 	{ "busy-poll",	required_argument,	NULL, OPT_BUSY_POLL },
 	{ "no-offload",	no_argument,		NULL, OPT_NO_OFFLOAD },
+	{ "syslog",	no_argument,		NULL, OPT_SYSLOG },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -51,7 +53,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: mqnic [-hv] (-p SOCKET | --pci DIR) --mac MAC [--tap NAME]\n"
 "             [-n VECTORS] [--offset BYTES] [-w SECONDS] [--busy-poll US]\n"
-"             [--no-offload]\n"
+"             [--no-offload] [--syslog]\n"
 "\n"
 "Be one NIC on the shared-memory Ethernet of mqbridge: claim a slot of the\n"
 "NIC area for MAC, create a TAP device and move its frames to and from the\n"
@@ -91,10 +93,12 @@ usage(FILE *f)
 "                a bridge that takes them gets segments of up to 64 KiB\n"
 "                with a virtio_net_hdr (TSO, USO, checksum offload)\n"
 "Other:\n"
+"  --syslog      log to syslog (facility daemon) instead of stderr\n"
 "  -v            log more (each frame-path event)\n"
 "  -h            show this help\n"
 "\n"
-"Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up.\n"
+"Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up (and\n"
+"tells systemd READY=1 and STATUS=; WATCHDOG=1 at half WATCHDOG_USEC).\n"
 "Signals: TERM, INT or HUP release the slot and exit 0; USR1 logs the\n"
 "counters (frames, bytes, drops by reason, doorbells).\n", NIC_TAP_DEFAULT,
 	    NIC_WAIT_DEFAULT, NIC_BUSY_POLL_DEFAULT);
@@ -267,6 +271,9 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 			break;
 		case OPT_NO_OFFLOAD:
 			o->offload = 0;
+			break;
+		case OPT_SYSLOG:
+			o->syslog = 1;
 			break;
 		case ':':
 			fatal("%s needs a value; see mqnic -h",

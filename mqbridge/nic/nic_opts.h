@@ -27,6 +27,7 @@ struct nic_opts {
 	int64_t		 busy_poll_us;	/* longest poll before sleeping */
 	int		 offload;	/* large frames, checksums: announce */
 	int		 verbosity;
+	int		 syslog;	/* --syslog */
 };
 
 /* Parse argv; every bad option is a one-line error and exit 1. */

@@ -25,7 +25,7 @@
 
 #define RELAY_SUBS_MAX		4096	/* live MACs followed at once */
 #define RELAY_DEST_MAX		(RELAY_PREFIX_MAX + 32)
-#define RELAY_PROBE_S		30	/* between probes of each queue */
+#define RELAY_CLAIM_S		30	/* between claims of our MACs */
 
 /* One MESSAGE from the broker, held until every frame in it is placed in
  * a slot (then ACKed) or given back. */
@@ -49,6 +49,7 @@ struct relay_msg {
 struct relay_sub {
 	uint8_t		 mac[6];
 	int		 topic;
+	int		 auto_ack;	/* the claims topic: nothing to ACK */
 	int		 wanted;	/* the bridge asked for it */
 	int		 subscribed;	/* SUBSCRIBE sent this session */
 	char		 id[24];
@@ -58,7 +59,7 @@ struct relay_sub {
 	struct ev_timer	 retry;		/* after a FULL result */
 	int64_t		 retry_us;
 	int		 retrying;
-	int64_t		 answered_ms;	/* our probes after a foreign one */
+	int64_t		 answered_ms;	/* our claims after a foreign one */
 	struct relay_sub *hnext;
 };
 
@@ -113,11 +114,12 @@ struct relay {
 	struct relay_sub **subtab;	/* hash of queues by MAC */
 	size_t		 subcap;
 	struct relay_sub topic;
+	struct relay_sub claims;	/* who serves which MAC */
 	unsigned int	 nsubs;
 	struct relay_slotref ref[UPLINK_RING];
 	uint32_t	 push_done;	/* TX ring index settled so far */
 	uint64_t	 session;	/* counts sessions */
-	struct ev_timer	 probe;
+	struct ev_timer	 claim_t;	/* claim our MACs again */
 	struct relay_dedup dedup;
 
 	struct stomp_conn conn;

@@ -49,6 +49,12 @@ rx_init(struct relay *r)
 	snprintf(r->topic.dest, sizeof(r->topic.dest), "/topic/%s.broadcast",
 	    r->o.prefix);
 	r->topic.wanted = 1;
+	/* Claims: no ACKs, no frames; who serves which MAC. */
+	r->claims.topic = 1;
+	r->claims.auto_ack = 1;
+	snprintf(r->claims.id, sizeof(r->claims.id), "c");
+	snprintf(r->claims.dest, sizeof(r->claims.dest), "/topic/%s.claims",
+	    r->o.prefix);
 	if (r->subtab == NULL || dedup_init(&r->dedup) == -1)
 		return -1;
 	return 0;
@@ -145,6 +151,8 @@ sub_by_id(struct relay *r, const char *id)
 		return NULL;
 	if (strcmp(id, "t") == 0)
 		return &r->topic;
+	if (strcmp(id, "c") == 0)
+		return &r->claims;
 	if (sscanf(id, "q%2x%2x%2x%2x%2x%2x", &v[0], &v[1], &v[2], &v[3],
 	    &v[4], &v[5]) != 6 || strlen(id) != 13)
 		return NULL;
@@ -168,7 +176,8 @@ subscribe(struct relay *r, struct relay_sub *s)
 	snprintf(pf, sizeof(pf), "%u", r->o.prefetch);
 	h[0] = (struct stomp_hdr){ "destination", s->dest };
 	h[1] = (struct stomp_hdr){ "id", s->id };
-	h[2] = (struct stomp_hdr){ "ack", "client-individual" };
+	h[2] = (struct stomp_hdr){ "ack", s->auto_ack ? "auto" :
+	    "client-individual" };
 	/* ActiveMQ reads only its own header; other brokers the common. */
 	h[3] = (struct stomp_hdr){ "activemq.prefetchSize", pf };
 	h[4] = (struct stomp_hdr){ "prefetch-count", pf };
@@ -191,18 +200,21 @@ unsubscribe(struct relay *r, struct relay_sub *s)
 	log_debug("unsubscribed from %s", s->dest);
 }
 
-/* An empty message that tells whoever else consumes this queue that we
- * do too (docs/broker-format.md, Probes).  Sent twice in a row when we
- * subscribe: a broker deals a queue's messages to its consumers in turn,
- * so one of the two reaches the other bridge at once. */
+/* "We serve this MAC", on the claims topic that every bridge follows
+ * (docs/broker-format.md, Claims): two bridges on one MAC hear of each
+ * other whichever subscribed first. */
 static void
-probe(struct relay *r, struct relay_sub *s)
+claim(struct relay *r, struct relay_sub *s)
 {
-	struct stomp_hdr h[] = { { "destination", s->dest },
-	    { "x-mq-probe", r->bridge_hex }, { "persistent", "false" } };
+	char mac[13];
+	struct stomp_hdr h[] = { { "destination", r->claims.dest },
+	    { "x-mq-claim", mac }, { "x-mq-bridge", r->bridge_hex },
+	    { "persistent", "false" } };
 	struct stomp_frame f = { .command = "SEND", .headers = h,
-	    .nheaders = 3, .body = (const unsigned char *)"", .body_len = 0 };
+	    .nheaders = 4, .body = (const unsigned char *)"", .body_len = 0 };
 
+	snprintf(mac, sizeof(mac), "%02x%02x%02x%02x%02x%02x", s->mac[0],
+	    s->mac[1], s->mac[2], s->mac[3], s->mac[4], s->mac[5]);
 	if (stomp_conn_is_up(&r->conn))
 		(void)stomp_conn_send(&r->conn, &f);
 }
@@ -218,7 +230,7 @@ ack(struct relay *r, const char *id)
 }
 
 static void
-on_probe_timer(struct evloop *l, struct ev_timer *t)
+on_claim_timer(struct evloop *l, struct ev_timer *t)
 {
 	struct relay *r = t->arg;
 	struct relay_sub *s;
@@ -227,8 +239,8 @@ on_probe_timer(struct evloop *l, struct ev_timer *t)
 	for (i = 0; i < r->subcap; i++)
 		for (s = r->subtab[i]; s != NULL; s = s->hnext)
 			if (s->subscribed)
-				probe(r, s);
-	ev_timer_start(l, t, RELAY_PROBE_S * 1000000LL, on_probe_timer, r);
+				claim(r, s);
+	ev_timer_start(l, t, RELAY_CLAIM_S * 1000000LL, on_claim_timer, r);
 }
 
 void
@@ -239,15 +251,15 @@ rx_session_up(struct relay *r)
 
 	r->session++;
 	subscribe(r, &r->topic);
+	subscribe(r, &r->claims);
 	for (i = 0; i < r->subcap; i++)
 		for (s = r->subtab[i]; s != NULL; s = s->hnext)
 			if (s->wanted) {
 				subscribe(r, s);
-				probe(r, s);
-				probe(r, s);
+				claim(r, s);
 			}
-	ev_timer_start(&r->loop, &r->probe, RELAY_PROBE_S * 1000000LL,
-	    on_probe_timer, r);
+	ev_timer_start(&r->loop, &r->claim_t, RELAY_CLAIM_S * 1000000LL,
+	    on_claim_timer, r);
 }
 
 /* Ack ids die with the session: what we hold comes again, unACKed. */
@@ -258,8 +270,8 @@ rx_session_down(struct relay *r)
 	size_t i;
 
 	r->session++;
-	ev_timer_stop(&r->loop, &r->probe);
-	r->topic.subscribed = 0;
+	ev_timer_stop(&r->loop, &r->claim_t);
+	r->topic.subscribed = r->claims.subscribed = 0;
 	drop_waiting(r, &r->topic);
 	for (i = 0; i < r->subcap; i++)
 		for (s = r->subtab[i]; s != NULL; s = s->hnext) {
@@ -284,8 +296,7 @@ want(struct relay *r, const uint8_t mac[6], int on)
 	s->wanted = on;
 	if (on) {
 		subscribe(r, s);
-		probe(r, s);
-		probe(r, s);
+		claim(r, s);
 		return;
 	}
 	unsubscribe(r, s);
@@ -431,26 +442,33 @@ screen(struct relay *r, struct relay_msg *m, const struct stomp_frame *f,
 	return left;
 }
 
-static int
-foreign_probe(struct relay *r, const struct stomp_frame *f,
-    struct relay_sub *s)
+/* Another bridge claims a MAC: a conflict if we serve it too. */
+static void
+claimed(struct relay *r, const struct stomp_frame *f)
 {
-	const char *who = stomp_header(f, "x-mq-probe");
+	const char *mac = stomp_header(f, "x-mq-claim");
+	const char *who = stomp_header(f, "x-mq-bridge");
+	struct relay_sub *s;
+	unsigned int v[6];
+	uint8_t m[6];
+	int i;
 
-	if (who == NULL)
-		return 0;
-	if (strcmp(who, r->bridge_hex) != 0) {
-		r->st[US_conflicts]++;
-		log_err("MAC CONFLICT: %s is consumed by another bridge too "
-		    "(bridge %.16s); two hosts serve one MAC", s->dest, who);
-		/* Make sure the other one hears of us too, soon. */
-		if (clock_ms() - s->answered_ms > RELAY_PROBE_S * 1000 / 3) {
-			s->answered_ms = clock_ms();
-			probe(r, s);
-			probe(r, s);
-		}
+	if (mac == NULL || who == NULL || strcmp(who, r->bridge_hex) == 0 ||
+	    strlen(mac) != 12 || sscanf(mac, "%2x%2x%2x%2x%2x%2x", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return;
+	for (i = 0; i < 6; i++)
+		m[i] = (uint8_t)v[i];
+	if ((s = sub_find(r, m, 0)) == NULL || !s->wanted)
+		return;
+	r->st[US_conflicts]++;
+	log_err("MAC CONFLICT: %s is consumed by another bridge too (bridge "
+	    "%.16s); two hosts serve one MAC", s->dest, who);
+	/* Make sure the other one hears of us too, whenever it came. */
+	if (clock_ms() - s->answered_ms > RELAY_CLAIM_S * 1000 / 3) {
+		s->answered_ms = clock_ms();
+		claim(r, s);
 	}
-	return 1;
 }
 
 static void
@@ -473,6 +491,10 @@ rx_message(struct relay *r, const struct stomp_frame *f)
 	const char *id = stomp_header(f, "ack"), *ct, *bridge;
 	struct relay_msg *m;
 
+	if (s == &r->claims) {
+		claimed(r, f);
+		return;
+	}
 	if (s == NULL || id == NULL)
 		return;		/* not ours (any more): it goes back */
 	r->st[US_recv_messages]++;
@@ -480,8 +502,7 @@ rx_message(struct relay *r, const struct stomp_frame *f)
 	    strcmp(stomp_header(f, "redelivered"), "true") == 0)
 		r->st[US_redelivered]++;
 	bridge = stomp_header(f, "x-mq-bridge");
-	if (foreign_probe(r, f, s) || (s->topic && bridge != NULL &&
-	    strcmp(bridge, r->bridge_hex) == 0)) {
+	if (s->topic && bridge != NULL && strcmp(bridge, r->bridge_hex) == 0) {
 		ack(r, id);
 		return;
 	}

@@ -584,6 +584,23 @@ ring_send(struct ring *r, const void *frame, uint32_t len)
 }
 
 int
+ring_unread(struct ring *r, uint32_t k, struct ring_frame *f)
+{
+	uint32_t n;
+	int err;
+
+	if (!r->producer)
+		return RING_EPARAM;
+	if ((err = ring_check_peer(r, &n)) != RING_OK)
+		return err;
+	if (k >= (r->head - r->seen))
+		return 0;
+	if ((err = ring_check_desc_at(r, r->seen + k, f)) != RING_OK)
+		return err;
+	return 1;
+}
+
+int
 ring_wakeup_needed(const struct ring *r)
 {
 	/* Pairs with the fence in ring_wakeup_arm(): either we see the

@@ -96,6 +96,10 @@ int	ring_push(struct ring *, uint32_t len);
 /* With descriptor flags, which the ring must allow (flags_ok). */
 int	ring_push_flags(struct ring *, uint32_t len, uint32_t flags);
 int	ring_send(struct ring *, const void *, uint32_t len);
+/* The k-th frame pushed and committed that the consumer has not freed
+ * yet (its index: the consumer's plus k): 1, 0 when there are not that
+ * many, < 0 on a fault.  For frames a consumer left behind. */
+int	ring_unread(struct ring *, uint32_t k, struct ring_frame *);
 /* After ring_commit(): does the consumer want a doorbell? */
 int	ring_wakeup_needed(const struct ring *);
 

@@ -263,6 +263,9 @@ _amq_config() {
 "
 	fi
 	local t
+	# Bash 5.2 would put the matched text for each '&' of a
+	# replacement (the URI's &amp;): not here.
+	shopt -u patsub_replacement 2>/dev/null || true
 	t=$(cat "$AMQ_TESTS_DIR/activemq/activemq.xml.in") || return 1
 	t=${t//@BROKER_NAME@/$name}
 	t=${t//@OW_PORT@/$ow}

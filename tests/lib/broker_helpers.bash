@@ -3,6 +3,8 @@
 # the broker(s) of tests/lib/relay_helpers.bash.  Loaded after helpers,
 # mqbridge_helpers and relay_helpers.
 
+MAC_D=02:00:00:00:00:0d
+
 # host NAME [BRIDGE ARGS...]: the server and the bridge of host NAME
 # (socket $T/NAME.sock, status $T/NAME.status, bridge log
 # $T/NAME.bridge.log, bridge pid in HOST_PID_NAME), relaying through broker

@@ -28,6 +28,18 @@ qemu_setup() {
 }
 
 qemu_teardown() {
+	local pid
+	vm_stop_all
+	for pid in "${BG_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	server_stop
+	rm -rf "$T"
+}
+
+# vm_stop_all: every VM of vm_start gone, its QEMU reaped.
+vm_stop_all() {
 	local name pid fd
 	for name in "${!VM_FD[@]}"; do
 		fd=${VM_FD[$name]}
@@ -44,12 +56,6 @@ qemu_teardown() {
 	cat "$T"/*.qpid 2>/dev/null | while read -r pid; do
 		kill -KILL "$pid" 2>/dev/null
 	done
-	for pid in "${BG_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	server_stop
-	rm -rf "$T"
 }
 
 # Wait up to 5 s for a line matching the ERE $1 in the server's log.

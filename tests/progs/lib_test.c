@@ -295,6 +295,47 @@ t_svc_env(void)
 	unsetenv("WATCHDOG_USEC");
 }
 
+/* Pings come from the loop's timers, at half the interval, and stop
+ * when the loop stops turning. */
+static void
+t_svc_watchdog(void)
+{
+	char env[108], buf[64], name[64], pid[16];
+	struct evloop l;
+	int64_t t0;
+	ssize_t n;
+	int fd, pings = 0;
+
+	snprintf(name, sizeof(name), "@tm-lib-wd-%d", (int)getpid());
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	CHECK((fd = manager(name, env, sizeof(env))) != -1);
+	setenv("NOTIFY_SOCKET", env, 1);
+	setenv("WATCHDOG_USEC", "100000", 1);	/* a ping every 50 ms */
+	setenv("WATCHDOG_PID", pid, 1);
+	CHECK(ev_init(&l) == 0);
+	svc_watchdog_start(&l);
+	/* Nothing before the loop turns. */
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1);
+	t0 = clock_ms();
+	while (clock_ms() - t0 < 230)
+		ev_run_once(&l, 10000);
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		CHECK(strcmp(buf, "WATCHDOG=1") == 0);
+		pings++;
+	}
+	/* At 0, 50, ..., 200 ms: 5, with room for a slow machine. */
+	CHECK(pings >= 3 && pings <= 6);
+	/* A loop that does not turn sends none: no thread pings for it. */
+	usleep(200000);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1);
+	ev_free(&l);
+	close(fd);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+}
+
 static const struct {
 	const char	*name;
 	void		(*fn)(void);
@@ -307,6 +348,7 @@ static const struct {
 	{ "doorbell_hostile", t_doorbell_hostile },
 	{ "svc_notify", t_svc_notify },
 	{ "svc_env", t_svc_env },
+	{ "svc_watchdog", t_svc_watchdog },
 };
 
 #define NTESTS	(sizeof(tests) / sizeof(tests[0]))
