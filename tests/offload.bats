@@ -43,11 +43,12 @@ segs_ok() {
 	running c
 	# Each spoiled header once, then a good segment: only that one and
 	# the plain frames from c reach b.
-	for how in flags type size0 hdrlen csum segs headers long; do
+	for how in flags type ecn size0 hdrlen csum segs headers long; do
 		kind=tcp4 pay=3000 gso=1448
 		case $how in
 		segs) kind=udp4 pay=8000 ;;
 		long) pay=4000 ;;
+		csum|ecn) pay=1000 ;;	# plain frames, not segments
 		esac
 		rm -f "$T/a.out"
 		peer a "$MAC_A" --vnet run vnet $kind "$MAC_B" $pay $gso $how \
@@ -65,7 +66,7 @@ segs_ok() {
 	peer a "$MAC_A" --vnet run vnet tcp4 "$MAC_B" 3000 1448 good hold
 	wait_count "$T/b.out" '^rx ' 1
 	rx_lines b | grep -q "len 3054 .* csum partial data ok vnet 1 1448"
-	[ "$(drop_count bad_vnet)" -eq 8 ]
+	[ "$(drop_count bad_vnet)" -eq 9 ]
 	[ "$(drop_count corrupt)" -eq 0 ]
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]

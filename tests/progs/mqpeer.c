@@ -39,8 +39,8 @@
  *   vnet KIND DST PAY GSO HOW  send one segment with a virtio_net_hdr
  *                        (KIND tcp4, tcp6, udp4, udp6; PAY payload bytes
  *                        cut at GSO) as made (HOW good) or spoiled as the
- *                        bridge must refuse (flags, type, size0, hdrlen,
- *                        csum, segs, headers, long); needs --vnet
+ *                        bridge must refuse (flags, type, ecn, size0,
+ *                        hdrlen, csum, segs, headers, long); needs --vnet
  *   duplex DST N         send N numbered frames to DST while taking N
  *                        from it, pausing at random; a frame out of order
  *                        or none for 1 s while some are due fails (exit 4)

@@ -139,8 +139,11 @@ vnet_spoil(unsigned char *out, uint32_t *len, const char *how)
 		le16(h + 4, 0);
 	else if (strcmp(how, "hdrlen") == 0)
 		le16(h + 2, flen + 1);
-	else if (strcmp(how, "csum") == 0)
+	else if (strcmp(how, "csum") == 0) {
+		h[1] = 0;		/* a plain frame: only this is wrong */
 		le16(h + 6, flen - 1);
+	} else if (strcmp(how, "ecn") == 0)
+		h[1] = 0x80;		/* ECN, yet no TCP segment */
 	else if (strcmp(how, "segs") == 0)
 		le16(h + 4, 1);		/* UDP: len - 42 segments > 128 */
 	else if (strcmp(how, "headers") == 0)

@@ -18,8 +18,8 @@
 uint32_t vnet_craft(unsigned char *out, const char *kind,
 	    const uint8_t dst[6], const uint8_t src[6], uint32_t payload,
 	    uint32_t gso);
-/* Spoil a crafted frame as the bridge must refuse it: flags, type, size0,
- * hdrlen, csum, segs, headers, long.  -1 for an unknown way. */
+/* Spoil a crafted frame as the bridge must refuse it: flags, type, ecn,
+ * size0, hdrlen, csum, segs, headers, long.  -1 for an unknown way. */
 int	vnet_spoil(unsigned char *out, uint32_t *len, const char *how);
 /* A received frame's IP and L4 checksums: "ok", "bad", "badip",
  * "badlen", "partial" (a checksum left to do, allowed), "none" (not IP). */
