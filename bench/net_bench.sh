@@ -15,6 +15,9 @@
 #       cpu_s_per_gb_bridge=... cpu_s_per_gb_mqa=... cpu_s_per_gb_mqb=...
 #       (CPU seconds, /proc/PID/stat, per GB received over the TCP runs)
 #       tx_dropped=N (the sending TAP's, over the whole run)
+#       bells_per_mb_bridge=... quiet_per_mb_bridge=... bells_per_mb_mqa=...
+#       (doorbells rung, and commits that needed none, per MB received
+#       over the TCP runs: from the bridge's status and mqnic's counters)
 #   net=bridge skipped="why"    when mqbridge or mqnic is not built
 # Everything it makes is its own: namespaces tm-nb-{a,b}-PID, addresses
 # 10.77.0.0/24 (bridge) and 10.77.1.0/24 (veth) inside them only, a
@@ -162,6 +165,30 @@ udp_pps() {
 	[ -n "$udp" ] || { cat "$out" >&2; return 1; }
 }
 
+# bells: "rung quiet" doorbell totals of the bridge (all slots, from its
+# status file), then "rung" of mqnic A (its counters line, on SIGUSR1).
+bells() {
+	local _ n
+	rm -f "$tmp/status"
+	kill -USR1 "$bridge_pid"
+	for _ in $(seq 50); do
+		[ -s "$tmp/status" ] && break
+		sleep 0.1
+	done
+	awk '$1 == "slot" { for (i = 3; i < NF; i += 2) {
+		if ($i == "bells") b += $(i + 1)
+		if ($i == "bells_quiet") q += $(i + 1) } }
+	    END { printf "%d %d", b, q }' "$tmp/status"
+	n=$(grep -c 'counters: ' "$tmp/mqnic-mqa.log" || true)
+	kill -USR1 "${cpu_pids[1]}"
+	for _ in $(seq 50); do
+		[ "$(grep -c 'counters: ' "$tmp/mqnic-mqa.log")" -gt "$n" ] && break
+		sleep 0.1
+	done
+	grep 'counters: ' "$tmp/mqnic-mqa.log" | tail -n1 |
+	    sed -n 's/.*; doorbells \([0-9]*\) .*/ \1/p'
+}
+
 # cpu_ticks PID: utime + stime so far.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -173,7 +200,7 @@ rx_bytes() {
 }
 
 measure() {	# LABEL ADDR
-	local rtt line tcp1 t0 t1 b0 b1 i hz addr=$2
+	local rtt line tcp1 t0 t1 b0 b1 i hz addr=$2 d0 q0 n0 d1 q1 n1
 	rtt=$(ping_rtt "$na" "$2") && [ -n "$rtt" ] || {
 		echo "$prog: ping over $1 failed" >&2
 		return 1
@@ -183,6 +210,7 @@ measure() {	# LABEL ADDR
 			t0[i]=$(cpu_ticks "${cpu_pids[i]}")
 		done
 		b0=$(rx_bytes "$nb" mqb)
+		read -r d0 q0 n0 <<<"$(bells)"
 	fi
 	tcp_gbps "$1" "$2" || return 1
 	tcp1=$tcp
@@ -192,6 +220,11 @@ measure() {	# LABEL ADDR
 	line="$line ping_p99_ms=$5 tcp_gbps=$6 retr=$7 tcp4_gbps=$8 retr4=$9"
 	if [ "$1" = bridge ]; then
 		b1=$(rx_bytes "$nb" mqb)
+		read -r d1 q1 n1 <<<"$(bells)"
+		line="$line $(awk -v d=$((d1 - d0)) -v q=$((q1 - q0)) \
+		    -v n=$((n1 - n0)) -v b=$((b1 - b0)) 'BEGIN { mb = b / 1e6
+		    printf "bells_per_mb_bridge=%.2f quiet_per_mb_bridge=%.2f " \
+		    "bells_per_mb_mqa=%.2f", d / mb, q / mb, n / mb }')"
 		hz=$(getconf CLK_TCK)
 		for i in "${!cpu_pids[@]}"; do
 			t1=$(cpu_ticks "${cpu_pids[i]}")
