@@ -57,12 +57,14 @@ SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
 		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
-SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c
+SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c \
+		  mqbridge/slot/ring_pkt.c
 BRIDGE_SRCS	= mqbridge/bridge/mqbridge.c mqbridge/bridge/bridge_loop.c \
 		  mqbridge/bridge/bridge_region.c \
 		  mqbridge/bridge/bridge_slot.c \
 		  mqbridge/bridge/bridge_stats.c \
-		  mqbridge/bridge/bridge_switch.c lib/mapguard.c lib/loglimit.c \
+		  mqbridge/bridge/bridge_switch.c mqbridge/bridge/bridge_fwd.c \
+		  lib/mapguard.c lib/loglimit.c \
 		  mqbridge/bridge/bridge_uplink.c mqbridge/bridge/uplink_host.c \
 		  mqbridge/relay/relay_opts.c mqbridge/relay/broker_addr.c \
 		  lib/proc.c lib/status.c lib/svc.c \
@@ -84,7 +86,7 @@ MQNIC_SRCS	= mqbridge/nic/mqnic.c mqbridge/nic/nic_attach.c \
 # Test-only programs (tests/progs) and benchmarks.
 RING_TEST_SRCS	= tests/progs/ring_test.c $(SLOT_SRCS)
 SCRIBBLE_SRCS	= tests/progs/ring_scribble.c lib/clock.c $(SLOT_SRCS)
-MQPEER_SRCS	= tests/progs/mqpeer.c $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
+MQPEER_SRCS	= tests/progs/mqpeer.c tests/progs/mqpeer_vnet.c $(SLOT_SRCS) $(IVPEER_SRCS) $(LIB_SRCS)
 NIC_RING_SRCS	= tests/progs/nic_ring.c $(SLOT_SRCS) $(IVPEER_SRCS) \
 		  $(LIB_SRCS)
 PEERSTORM_SRCS	= tests/progs/peerstorm.c $(GREET_SRCS)

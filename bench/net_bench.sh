@@ -5,11 +5,19 @@
 # namespaces in the same run.
 #
 #   bash bench/net_bench.sh            (as root; bench/run calls it)
-#   O=build TIME=3 PINGS=200 bash bench/net_bench.sh
+#   O=build TIME=3 PINGS=1000 bash bench/net_bench.sh
 #
 # Output: one "key=value ..." line per path, for bench/run:
-#   net=veth ping_min_ms=... ping_avg_ms=... tcp_gbps=... retr=...
+#   net=veth ping_min_ms=... ping_avg_ms=... ping_p50_ms=... ping_p99_ms=...
+#       tcp_gbps=... retr=... (one stream) tcp4_gbps=... retr4=... (four)
+#       udp64_pps=... udp64_loss=... (64-byte frames, iperf3 -u -b 0)
 #   net=bridge ... drops=N drop_REASON=N ...  (the bridge's --status)
+#       cpu_s_per_gb_bridge=... cpu_s_per_gb_mqa=... cpu_s_per_gb_mqb=...
+#       (CPU seconds, /proc/PID/stat, per GB received over the TCP runs)
+#       tx_dropped=N (the sending TAP's, over the whole run)
+#       bells_per_mb_bridge=... quiet_per_mb_bridge=... bells_per_mb_mqa=...
+#       (doorbells rung, and commits that needed none, per MB received
+#       over the TCP runs: from the bridge's status and mqnic's counters)
 #   net=bridge skipped="why"    when mqbridge or mqnic is not built
 # Everything it makes is its own: namespaces tm-nb-{a,b}-PID, addresses
 # 10.77.0.0/24 (bridge) and 10.77.1.0/24 (veth) inside them only, a
@@ -20,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 O=${O:-build}
 TIME=${TIME:-3}		# seconds of iperf3 per path, after 1 s omitted
-PINGS=${PINGS:-200}	# pings per path, 10 ms apart
+PINGS=${PINGS:-1000}	# pings per path, 10 ms apart
 prog=bench/net_bench.sh
 
 case $TIME in ''|*[!0-9]*|0)
@@ -90,24 +98,32 @@ await() {
 	return 1
 }
 
-# ping_rtt NS ADDR: "min avg" in ms over PINGS pings, after ARP warm-up.
+# ping_rtt NS ADDR: "min avg p50 p99" in ms over PINGS pings, after ARP
+# warm-up.
 ping_rtt() {
 	ip netns exec "$1" ping -q -c 3 -i 0.2 -W 2 "$2" >/dev/null
-	ip netns exec "$1" ping -q -c "$PINGS" -i 0.01 -W 2 "$2" |
-		awk -F'[/ =]+' '/^rtt|^round-trip/ { print $6, $7 }'
+	ip netns exec "$1" ping -c "$PINGS" -i 0.01 -W 2 "$2" |
+		sed -n 's/.* time=\([0-9.]*\) ms$/\1/p' | sort -g |
+		awk '{ t[NR] = $1; s += $1 } END { if (NR == 0) exit 1
+		    p50 = t[int((NR + 1) * 0.50)]; p99 = t[int(NR * 0.99)]
+		    if (p99 == "") p99 = t[NR]
+		    printf "%s %.3f %s %s\n", t[1], s / NR, p50, p99 }'
 }
 
-# tcp_gbps LABEL ADDR: tcp="Gbit/s retransmits", A sends to B for TIME s.
-# Not in a subshell: the iperf3 server must stay in pids for cleanup.
+# tcp_gbps LABEL ADDR [IPERF3 ARGS]: tcp="Gbit/s retransmits", A sends
+# to B for TIME s.  Not in a subshell: the iperf3 server must stay in pids
+# for cleanup.
 tcp_gbps() {
-	local log=$tmp/iperf3-$1.log out=$tmp/iperf3-$1.out _
-	start "$log" ip netns exec "$nb" iperf3 -s -1 -B "$2" -p 5201
+	local log=$tmp/iperf3-$1.log out=$tmp/iperf3-$1.out _ label=$1 addr=$2
+	shift 2
+	start "$log" ip netns exec "$nb" iperf3 -s -1 -B "$addr" -p 5201
 	for _ in $(seq 50); do
 		ip netns exec "$nb" ss -Hltn "sport = :5201" | grep -q . && break
 		sleep 0.1
 	done
+	set -- "$label" "$addr" "$@"
 	if ! timeout $((TIME + 20)) ip netns exec "$na" iperf3 -c "$2" \
-	    -p 5201 -t "$TIME" -O 1 -f g >"$out" 2>&1; then
+	    -p 5201 -t "$TIME" -O 1 -f g "${@:3}" >"$out" 2>&1; then
 		echo "$prog: iperf3 over $1 failed:" >&2
 		cat "$out" "$log" >&2
 		return 1
@@ -125,16 +141,105 @@ tcp_gbps() {
 	}
 }
 
+# udp_pps LABEL ADDR: udp="frames/s lost%" of 64-byte frames (22 bytes
+# of UDP payload) sent as fast as iperf3 can, as received.
+udp_pps() {
+	local log=$tmp/iperf3u-$1.log out=$tmp/iperf3u-$1.out _
+	start "$log" ip netns exec "$nb" iperf3 -s -1 -B "$2" -p 5202
+	for _ in $(seq 50); do
+		ip netns exec "$nb" ss -Hltn "sport = :5202" | grep -q . && break
+		sleep 0.1
+	done
+	if ! timeout $((TIME + 20)) ip netns exec "$na" iperf3 -c "$2" \
+	    -p 5202 -u -b 0 -l 22 -t "$TIME" -f g >"$out" 2>&1; then
+		echo "$prog: iperf3 -u over $1 failed:" >&2
+		cat "$out" "$log" >&2
+		return 1
+	fi
+	wait "${pids[-1]}" 2>/dev/null || true
+	unset 'pids[-1]'
+	# "... 0.00-3.00 sec ... lost/total (pct%)  receiver"
+	udp=$(awk -v t="$TIME" '/receiver$/ { split($(NF - 2), a, "/")
+		l = $(NF - 1); gsub(/[()%]/, "", l)
+		printf "%d %s\n", (a[2] - a[1]) / t, l }' "$out")
+	[ -n "$udp" ] || { cat "$out" >&2; return 1; }
+}
+
+# bells: "rung quiet" doorbell totals of the bridge (all slots, from its
+# status file), then "rung" of mqnic A (its counters line, on SIGUSR1).
+bells() {
+	local _ n
+	rm -f "$tmp/status"
+	kill -USR1 "$bridge_pid"
+	for _ in $(seq 50); do
+		[ -s "$tmp/status" ] && break
+		sleep 0.1
+	done
+	awk '$1 == "slot" { for (i = 3; i < NF; i += 2) {
+		if ($i == "bells") b += $(i + 1)
+		if ($i == "bells_quiet") q += $(i + 1) } }
+	    END { printf "%d %d", b, q }' "$tmp/status"
+	n=$(grep -c 'counters: ' "$tmp/mqnic-mqa.log" || true)
+	kill -USR1 "${cpu_pids[1]}"
+	for _ in $(seq 50); do
+		[ "$(grep -c 'counters: ' "$tmp/mqnic-mqa.log")" -gt "$n" ] && break
+		sleep 0.1
+	done
+	grep 'counters: ' "$tmp/mqnic-mqa.log" | tail -n1 |
+	    sed -n 's/.*; doorbells \([0-9]*\) .*/ \1/p'
+}
+
+# cpu_ticks PID: utime + stime so far.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# rx_bytes NS DEV: bytes the device received.
+rx_bytes() {
+	ip netns exec "$1" cat "/sys/class/net/$2/statistics/rx_bytes"
+}
+
 measure() {	# LABEL ADDR
-	local rtt line
+	local rtt line tcp1 t0 t1 b0 b1 i hz addr=$2 d0 q0 n0 d1 q1 n1
 	rtt=$(ping_rtt "$na" "$2") && [ -n "$rtt" ] || {
 		echo "$prog: ping over $1 failed" >&2
 		return 1
 	}
+	if [ "$1" = bridge ]; then
+		for i in "${!cpu_pids[@]}"; do
+			t0[i]=$(cpu_ticks "${cpu_pids[i]}")
+		done
+		b0=$(rx_bytes "$nb" mqb)
+		read -r d0 q0 n0 <<<"$(bells)"
+	fi
 	tcp_gbps "$1" "$2" || return 1
-	set -- "$1" $rtt $tcp
-	line="net=$1 ping_min_ms=$2 ping_avg_ms=$3 tcp_gbps=$4 retr=$5"
-	[ "$1" != bridge ] || line="$line $(bridge_drops)"
+	tcp1=$tcp
+	tcp_gbps "$1-4" "$2" -P 4 || return 1
+	set -- "$1" $rtt $tcp1 $tcp
+	line="net=$1 ping_min_ms=$2 ping_avg_ms=$3 ping_p50_ms=$4"
+	line="$line ping_p99_ms=$5 tcp_gbps=$6 retr=$7 tcp4_gbps=$8 retr4=$9"
+	if [ "$1" = bridge ]; then
+		b1=$(rx_bytes "$nb" mqb)
+		read -r d1 q1 n1 <<<"$(bells)"
+		line="$line $(awk -v d=$((d1 - d0)) -v q=$((q1 - q0)) \
+		    -v n=$((n1 - n0)) -v b=$((b1 - b0)) 'BEGIN { mb = b / 1e6
+		    printf "bells_per_mb_bridge=%.2f quiet_per_mb_bridge=%.2f " \
+		    "bells_per_mb_mqa=%.2f", d / mb, q / mb, n / mb }')"
+		hz=$(getconf CLK_TCK)
+		for i in "${!cpu_pids[@]}"; do
+			t1=$(cpu_ticks "${cpu_pids[i]}")
+			line="$line cpu_s_per_gb_${cpu_names[i]}=$(awk -v t=$((t1 - t0[i])) \
+			    -v hz="$hz" -v b=$((b1 - b0)) \
+			    'BEGIN { printf "%.2f", t / hz / (b / 1e9) }')"
+		done
+	fi
+	udp_pps "$1" "$addr" || return 1
+	line="$line udp64_pps=${udp% *} udp64_loss_pct=${udp#* }"
+	if [ "$1" = bridge ]; then
+		line="$line tx_dropped=$(ip netns exec "$na" \
+		    cat /sys/class/net/mqa/statistics/tx_dropped)"
+		line="$line $(bridge_drops)"
+	fi
 	echo "$line"
 }
 
@@ -169,7 +274,9 @@ setup_ns() {
 nic() {
 	local log=$tmp/mqnic-$2.log
 	start "$log" ip netns exec "$1" "$mqnic" -p "$tmp/sock" --mac "$3" \
-	    --tap "$2" -w 10
+	    --tap "$2" -w 10 ${NIC_ARGS:-}
+	cpu_pids+=("${pids[-1]}")
+	cpu_names+=("$2")
 	await "$log" "mqnic ready" "mqnic in $1" || return 1
 	ip -n "$1" addr add "$4" dev "$2"
 	ip -n "$1" link set "$2" up
@@ -180,8 +287,10 @@ setup_bridge() {
 	    -p "$tmp/sock"
 	await "$tmp/server.log" "listening on" "tm_ivshmem_server" || return 1
 	start "$tmp/bridge.log" "$bridge" -p "$tmp/sock" \
-	    --status "$tmp/status"
+	    --status "$tmp/status" ${BRIDGE_ARGS:-}
 	bridge_pid=${pids[-1]}
+	cpu_pids=("$bridge_pid")
+	cpu_names=(bridge)
 	await "$tmp/bridge.log" "bridge ready" "mqbridge" || return 1
 	nic "$na" mqa 02:77:00:00:00:01 10.77.0.1/24 || return 1
 	nic "$nb" mqb 02:77:00:00:00:02 10.77.0.2/24

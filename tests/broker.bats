@@ -62,6 +62,19 @@ peer_frame() {
 		$(((n >> 8) & 255)) $(((n >> 16) & 255)) $(((n >> 24) & 255)) 0
 }
 
+@test "broker: a large segment for another host leaves cut to the MTU, each frame checksummed" {
+	host A
+	host B
+	host_peer b B "$MAC_B" run hold
+	running b
+	# 20000 bytes at 1448: 13 full segments and one of 1176.
+	host_peer a A "$MAC_A" --vnet run vnet tcp4 "$MAC_B" 20000 1448 good hold
+	wait_count "$T/b.out" '^rx ' 14 20
+	[ "$(grep -c '^rx .* len 1502 .* csum ok data ok$' "$T/b.out")" -eq 13 ]
+	[ "$(grep -c '^rx .* len 1230 .* csum ok data ok$' "$T/b.out")" -eq 1 ]
+	[ "$(grep -c '^rx ' "$T/b.out")" -eq 14 ]
+}
+
 @test "broker: a third party's frame on a slot's queue reaches its TAP; a frame for an unknown MAC waits in that MAC's queue, byte for byte" {
 	need_mqnic
 	need_net

@@ -31,7 +31,8 @@ bad_usage() {
 	# Each option has a line of its own that explains it.
 	for o in "-p SOCKET" "-n VECTORS" "--slots N" "--mtu N" "--ring N" \
 	    "--offset BYTES" --force-format "--status FILE" \
-	    "--reclaim SECONDS" "--budget FRAMES" "--full-wait MS" -v -h; do
+	    "--reclaim SECONDS" "--budget FRAMES" "--full-wait MS" \
+	    "--busy-poll US" -v -h; do
 		printf '%s\n' "$output" | grep -Eq -- "^  $o +[A-Za-z]" ||
 		    { echo "# -h does not explain '$o'" >&2; return 1; }
 	done
@@ -52,6 +53,7 @@ bad_usage() {
 	bad_usage -p s --budget 0
 	bad_usage -p s --full-wait 60001
 	bad_usage -p s --full-wait -1
+	bad_usage -p s --busy-poll 1000001
 	bad_usage -p s --reclaim x
 	bad_usage -p s -n 65
 	bad_usage -p s extra
@@ -351,7 +353,7 @@ slot_lines() {
 	wait_for "$STATUS" "^uptime 1$" 5
 	grep -q "^pid $BR_PID$" "$STATUS"
 	[ "$(grep -c '^slot ' "$STATUS")" -eq 4 ]
-	[ "$(grep -c '^drop ' "$STATUS")" -eq 6 ]
+	[ "$(grep -c '^drop ' "$STATUS")" -eq 7 ]
 	[ "$(ls "$T" | grep -c '^status\.')" -eq 0 ]
 	stop_bridge
 	[ "$BR_STATUS" -eq 0 ]

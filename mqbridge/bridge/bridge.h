@@ -27,6 +27,7 @@
 #define BRIDGE_BEAT_MS		100	/* our heartbeat on every port */
 #define BRIDGE_TICK_MS		20	/* slot states, reclaim, servers */
 #define BRIDGE_RETRY_MS		1000	/* a region we cannot serve yet */
+#define BRIDGE_BUSY_POLL_US	50	/* --busy-poll's default */
 #define REJOIN_MIN_MS		100	/* a server gone: first retry */
 #define REJOIN_MAX_MS		5000
 #define REJOIN_TIMEOUT_MS	1000	/* for the new one's greeting */
@@ -44,6 +45,7 @@ struct bridge_opts {
 	unsigned int	 reclaim_s;
 	unsigned int	 budget;
 	unsigned int	 full_wait_ms;	/* a full RX ring holds senders */
+	int64_t		 busy_poll_us;	/* longest poll before sleeping */
 	int		 verbosity;
 	struct relay_opts relay;	/* --broker and the rest */
 	const char	*relay_path;	/* the mqrelay to run */
@@ -57,6 +59,7 @@ enum bridge_drop {
 	DROP_TOO_BIG,		/* longer than the destination's MTU allows */
 	DROP_HAIRPIN,		/* unicast to the sender's own MAC */
 	DROP_CORRUPT,		/* a ring fault stopped the slot */
+	DROP_BAD_VNET,		/* a virtio_net_hdr or segment refused */
 	DROP_REASONS
 };
 
@@ -67,6 +70,9 @@ struct port_count {
 	uint64_t	resets, reclaims;
 	uint64_t	to_broker_frames, to_broker_bytes;	/* of its in */
 	uint64_t	from_broker_frames, from_broker_bytes;	/* of its out */
+	uint64_t	bells;		/* doorbells rung to its NIC */
+	uint64_t	bells_quiet;	/* commits it needed none for */
+	uint64_t	room_bells;	/* of bells: room made in its TX */
 };
 
 struct bridge_region;
@@ -88,6 +94,12 @@ struct port {
 	int		 dup_logged;
 	uint8_t		 mac[6];	/* the NIC's, checked, while live */
 	uint32_t	 nic_peer, nic_vec;	/* whom to ring */
+	uint32_t	 nic_features;	/* RING_F_* of this run's NIC */
+	int		 want_room;	/* a frame waits for room in our RX */
+	int		 room_armed;	/* the NIC rings us when it makes it */
+	uint32_t	 seg_at;	/* TX index of a frame half cut into */
+	uint32_t	 seg_next;	/* segments, its next one */
+	int		 seg_on;	/* seg_* hold */
 	uint64_t	 run_claim;	/* the owner we went live for */
 	uint64_t	 claim, beat;	/* for heartbeat reclaim */
 	int64_t		 beat_ms;

@@ -5,18 +5,20 @@
  * the housekeeping tick, our heartbeat and the status file.
  *
  * Busy-polling: after the last frame we keep polling the rings for a
- * while instead of sleeping.  The window doubles (up to SPIN_MAX_US) when
+ * while instead of sleeping.  The window doubles (up to --busy-poll) when
  * a frame arrives during it, so bursty traffic never pays for a doorbell,
  * and halves (down to SPIN_MIN_US) when it runs out idle.  Only then do
  * we set the rings' need-wakeup flags and sleep; endpoints ring our
- * doorbell only while those flags are set.  While polling, the loop is
- * turned only when a timer is due, so a spin costs no system call.
+ * doorbell only while those flags are set.  While polling, the loop reads
+ * the clock once every CLOCK_EVERY idle polls, and turns the event loop
+ * only when a timer is due, so a spin costs no system call.
  *
  * A frame held back for a full destination ring (bridge_switch.c) needs
- * another look once the NIC has read some of it, and NICs ring no
- * doorbell for that: we are the RX producer.  So while a frame waits we
- * sleep in naps of NAP_MIN_US doubling to NAP_MAX_US instead of a whole
- * tick; with nothing held, an idle bridge wakes only for the tick.
+ * another look once the NIC has read some of it.  A NIC that announced
+ * RING_F_SPACE rings us for that when we ask; for the others (and the
+ * broker's port) we sleep in naps of NAP_MIN_US doubling to NAP_MAX_US
+ * instead of a whole tick.  With nothing held, an idle bridge wakes only
+ * for its timers.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -39,8 +41,8 @@
 #include "mqbridge/bridge/bridge_switch.h"
 #include "mqbridge/bridge/bridge_uplink.h"
 
-#define SPIN_MIN_US	20
-#define SPIN_MAX_US	200
+#define SPIN_MIN_US	5
+#define CLOCK_EVERY	32	/* idle polls per clock read */
 #define NAP_MIN_US	50
 #define NAP_MAX_US	1000
 #define STATUS_MS	1000
@@ -78,6 +80,7 @@ on_tick(struct evloop *l, struct ev_timer *t)
 	for (i = 0; i < b->nports; i++)
 		port_tick(b, b->ports[i], ms);
 	bridge_uplink_tick(b, ms);
+	switch_room_tick(b);
 }
 
 static void
@@ -141,27 +144,52 @@ turn(struct bridge *b, int64_t max_us)
 }
 
 /* Set the need-wakeup flags and sleep until a doorbell, a descriptor or
- * the next timer; while a frame is held, no longer than a nap. */
+ * the next timer; while a frame is held for a destination that will not
+ * ring us for room, no longer than a nap. */
 static void
 sleep_once(struct bridge *b, int64_t *nap)
 {
 	int64_t max_us = -1;
+	int need_nap;
 
-	if (b->waiting > 0) {
-		max_us = *nap;
-		if (*nap < NAP_MAX_US)
-			*nap *= 2;
-	}
-	if (switch_arm(b, 1) == 0)
+	if (switch_arm(b, 1, &need_nap) == 0) {
+		if (b->waiting > 0 && need_nap) {
+			max_us = *nap;
+			if (*nap < NAP_MAX_US)
+				*nap *= 2;
+		}
 		turn(b, max_us);
-	switch_arm(b, 0);
+	}
+	switch_arm(b, 0, &need_nap);
+}
+
+/* Spin on the rings until a frame comes or the window ends: 1 if frames
+ * came.  The clock is read every CLOCK_EVERY empty rounds only. */
+static int
+spin(struct bridge *b, int64_t until_us)
+{
+	unsigned int idle = 0;
+
+	while (!b->loop.stop) {
+		if (switch_round(b) > 0)
+			return 1;
+		if (++idle % CLOCK_EVERY != 0)
+			continue;
+		if (mapguard_deaths() != b->deaths)
+			return 0;
+		if (ev_timer_left(&b->loop) == 0)
+			turn(b, 0);
+		if (clock_us() >= until_us)
+			return 0;
+	}
+	return 0;
 }
 
 int
 bridge_run(struct bridge *b, int sigfd)
 {
-	int64_t last = 0, spin = SPIN_MIN_US, nap = NAP_MIN_US;
-	int woke = 0;
+	int64_t window = b->opt.busy_poll_us, nap = NAP_MIN_US;
+	int64_t max = b->opt.busy_poll_us;
 
 	if (loop_init(b, sigfd) == -1) {
 		ev_free(&b->loop);
@@ -171,23 +199,22 @@ bridge_run(struct bridge *b, int sigfd)
 		/* A region truncated under us: out before it is read. */
 		if (mapguard_deaths() != b->deaths)
 			bridge_regions_dead(b);
+		/* Work found on waking: go on while there is more. */
 		if (switch_round(b) > 0) {
-			/* Found by polling, not by a doorbell: poll longer. */
-			if (!woke && spin < SPIN_MAX_US)
-				spin *= 2;
-			woke = 0;
 			nap = NAP_MIN_US;
-			last = clock_us();
-		}
-		if (ev_timer_left(&b->loop) == 0)
-			turn(b, 0);
-		if (clock_us() - last < spin)
+			if (ev_timer_left(&b->loop) == 0)
+				turn(b, 0);
 			continue;
-		if (spin > SPIN_MIN_US)
-			spin /= 2;		/* the window ran out idle */
+		}
+		if (window > 0 && spin(b, clock_us() + window)) {
+			/* Found by polling, not by a doorbell: poll longer. */
+			window = window * 2 > max ? max : window * 2;
+			nap = NAP_MIN_US;
+			continue;
+		}
+		if (window > SPIN_MIN_US)
+			window /= 2;		/* the window ran out idle */
 		sleep_once(b, &nap);
-		woke = 1;
-		last = clock_us();
 	}
 	ev_free(&b->loop);
 	return 0;

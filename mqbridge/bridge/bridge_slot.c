@@ -108,6 +108,20 @@ set_state(struct port *p, enum ring_state st)
 	ring_side_state(&p->reg->area, p->slot, RING_BRIDGE, st);
 }
 
+/* Who we are, and what we do beyond version 1: room doorbells, and large
+ * frames where two of them fit each ring.  The relay's port is ours and
+ * private: nothing there. */
+static void
+ident(struct port *p)
+{
+	const struct ring_area *a = &p->reg->area;
+	uint32_t f = RING_F_SPACE | (a->geom.vnet_ok ? RING_F_VNET : 0);
+
+	ring_side_ident(a, p->slot, RING_BRIDGE, (uint32_t)p->reg->peer.id, 0,
+	    NULL);
+	ring_side_features(a, p->slot, RING_BRIDGE, p->uplink ? 0 : f, 0);
+}
+
 void
 port_down(struct bridge *b, struct port *p)
 {
@@ -116,6 +130,8 @@ port_down(struct bridge *b, struct port *p)
 	p->live = 0;
 	p->dirty = 0;
 	p->full_ms = 0;
+	p->seg_on = 0;
+	p->want_room = p->room_armed = 0;
 	/* Its frames waiting for the broker are its own no more. */
 	p->epoch++;
 	p->pend_n = 0;
@@ -138,8 +154,7 @@ static void
 enter_reset(struct bridge *b, struct port *p)
 {
 	port_down(b, p);
-	ring_side_ident(&p->reg->area, p->slot, RING_BRIDGE,
-	    (uint32_t)p->reg->peer.id, 0, NULL);
+	ident(p);
 	set_state(p, RING_RESET);
 }
 
@@ -193,6 +208,8 @@ open_rings(struct bridge *b, struct port *p)
 	err = ring_open(&p->rx, &p->reg->area, p->slot, RING_RX, RING_BRIDGE);
 	if (p->uplink)	/* the relay's rings carry control messages too */
 		p->tx.flags_ok = p->rx.flags_ok = UPLINK_CTL;
+	else if (p->reg->area.geom.vnet_ok)	/* as ident() announced */
+		p->tx.flags_ok = RING_DESC_VNET | RING_DESC_NEXT;
 	if (err == RING_OK)
 		return RINGS_OK;
 	return RING_SLOT_CORRUPT(err) ? RINGS_RX : RINGS_AREA;
@@ -257,6 +274,10 @@ go_live(struct bridge *b, struct port *p, const struct ring_side_view *nic)
 	memcpy(p->mac, nic->mac, 6);
 	p->nic_peer = nic->peer_id;
 	p->nic_vec = nic->vector;
+	/* What it takes for this run: large frames only if it said so. */
+	p->nic_features = p->uplink ? 0 : nic->features;
+	if ((p->nic_features & RING_F_VNET) && p->reg->area.geom.vnet_ok)
+		p->rx.flags_ok = RING_DESC_VNET | RING_DESC_NEXT;
 	p->live = 1;
 	b->mac_stale = 1;
 	set_state(p, RING_RUN);
@@ -498,8 +519,7 @@ step(struct bridge *b, struct port *p, const struct ring_slot_view *v)
 		enter_reset(b, p);
 		break;
 	case RING_INIT:
-		ring_side_ident(&p->reg->area, p->slot, RING_BRIDGE,
-		    (uint32_t)p->reg->peer.id, 0, NULL);
+		ident(p);
 		set_state(p, RING_INIT);
 		break;
 	case RING_READY:

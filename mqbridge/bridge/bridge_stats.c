@@ -38,6 +38,7 @@ static const char *drop_names[DROP_REASONS] = {
 	[DROP_TOO_BIG] = "too_big",
 	[DROP_HAIRPIN] = "hairpin",
 	[DROP_CORRUPT] = "corrupt",
+	[DROP_BAD_VNET] = "bad_vnet",
 };
 
 void
@@ -65,11 +66,13 @@ port_line(const struct port *p, char *buf, size_t len)
 	    PRIu64 " in_bytes %" PRIu64 " out_frames %" PRIu64 " out_bytes %"
 	    PRIu64 " drops %" PRIu64 " resets %" PRIu64 " reclaims %" PRIu64
 	    " to_broker_frames %" PRIu64 " to_broker_bytes %" PRIu64
-	    " from_broker_frames %" PRIu64 " from_broker_bytes %" PRIu64,
+	    " from_broker_frames %" PRIu64 " from_broker_bytes %" PRIu64
+	    " bells %" PRIu64 " bells_quiet %" PRIu64 " room_bells %" PRIu64,
 	    port_name(p, name, sizeof(name)), ring_state_name(p->state), mac,
 	    peer, c->in_frames, c->in_bytes, c->out_frames, c->out_bytes,
 	    c->drops, c->resets, c->reclaims, c->to_broker_frames,
-	    c->to_broker_bytes, c->from_broker_frames, c->from_broker_bytes);
+	    c->to_broker_bytes, c->from_broker_frames, c->from_broker_bytes,
+	    c->bells, c->bells_quiet, c->room_bells);
 }
 
 static void
@@ -111,7 +114,7 @@ worth_logging(const struct port *p)
 void
 stats_log(const struct bridge *b)
 {
-	char line[512];
+	char line[1024];
 	unsigned int i;
 	size_t off = 0;
 
@@ -137,7 +140,7 @@ stats_log(const struct bridge *b)
 static int
 write_text(FILE *f, const struct bridge *b)
 {
-	char line[512];
+	char line[1024];
 	unsigned int i;
 
 	fprintf(f, "pid %ld\n", (long)getpid());
@@ -180,7 +183,12 @@ write_text(FILE *f, const struct bridge *b)
 	X(to_broker_bytes, "to_broker_bytes_total", "Bytes of those.") \
 	X(from_broker_frames, "from_broker_frames_total", "Of its out " \
 	    "frames, those that came from the broker.") \
-	X(from_broker_bytes, "from_broker_bytes_total", "Bytes of those.")
+	X(from_broker_bytes, "from_broker_bytes_total", "Bytes of those.") \
+	X(bells, "doorbells_total", "Doorbells rung to the slot's NIC.") \
+	X(bells_quiet, "doorbells_suppressed_total", "Frames put on the " \
+	    "slot's RX ring while its NIC polled: no doorbell needed.") \
+	X(room_bells, "room_doorbells_total", "Of the doorbells, those for " \
+	    "room made in its TX ring.")
 
 /* The relay's counters (mqbridge/slot/uplink.h), as metrics; a gauge
  * for what is a state, not a count. */

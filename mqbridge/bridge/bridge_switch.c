@@ -35,12 +35,15 @@
 #include "lib/clock.h"
 #include "lib/doorbell.h"
 #include "lib/log.h"
+#include "mqbridge/bridge/bridge_fwd.h"
 #include "mqbridge/bridge/bridge_slot.h"
 #include "mqbridge/bridge/bridge_stats.h"
 #include "mqbridge/bridge/bridge_switch.h"
 #include "mqbridge/bridge/bridge_uplink.h"
 
 #define BELL_QUIET_MS	1000
+
+static void	ring_nic(struct port *, int);
 
 static size_t
 mac_hash(const uint8_t m[6], size_t mask)
@@ -121,7 +124,7 @@ mac_lookup(const struct bridge *b, const uint8_t m[6])
 
 /* What a destination's RX ring can do for a frame now. */
 enum room {
-	ROOM,		/* a free descriptor, or a fault for put() to find */
+	ROOM,		/* free descriptors, or a fault for put() to find */
 	FULL,		/* full for less than --full-wait: hold the frame */
 	GONE		/* full for longer: drop the frame */
 };
@@ -147,19 +150,21 @@ waited(struct bridge *b, struct port *dst)
 {
 	if (dst->full_ms == 0)
 		dst->full_ms = round_now(b);
+	dst->want_room = 1;
 	if (round_now(b) - dst->full_ms < (int64_t)b->opt.full_wait_ms ||
 	    (dst->uplink && b->opt.relay.persistent))
 		return FULL;
 	return GONE;
 }
 
+/* Room for need descriptors (need > 0) in dst's RX ring? */
 static enum room
-room(struct bridge *b, struct port *dst)
+room(struct bridge *b, struct port *dst, uint32_t need)
 {
 	unsigned char *buf;
 	int got;
 
-	if ((got = ring_reserve(&dst->rx, &buf)) != 0 &&
+	if ((got = ring_reserve_at(&dst->rx, need - 1, &buf)) != 0 &&
 	    (!dst->uplink || bridge_uplink_can_put(b))) {
 		dst->full_ms = 0;
 		return ROOM;
@@ -167,105 +172,119 @@ room(struct bridge *b, struct port *dst)
 	return waited(b, dst);
 }
 
-/* One copy onto dst's RX ring; committed in switch_flush(). */
-static void
-put(struct bridge *b, struct port *src, struct port *dst,
-    const unsigned char *hdr, const unsigned char *data, uint32_t len)
+/*
+ * Put f into dst, the segments from *next on: 1 done with (put, or
+ * dropped and counted), 0 when the rest must wait for room.
+ */
+static int
+put(struct bridge *b, struct port *src, struct port *dst, struct fwd *f,
+    uint32_t *next)
 {
-	unsigned char *buf;
 	int got;
 
-	if (dst->uplink) {
-		if ((got = bridge_uplink_put(b, src, hdr, data, len)) != 1)
-			stats_drop(b, src, got == 0 ? DROP_FULL : DROP_TOO_BIG);
-		return;
-	}
-	if (len > dst->rx.frame_max) {
+	if (fwd_need(f, dst, *next, 0) == 0) {
 		stats_drop(b, src, DROP_TOO_BIG);
-		return;
+		return 1;
 	}
-	if ((got = ring_reserve(&dst->rx, &buf)) < 0) {
+	got = fwd_put(b, f, src, dst, next);
+	if (got == -1) {
 		port_fault(b, dst, &dst->rx);
 		stats_drop(b, src, DROP_CORRUPT);
-		return;
-	}
-	if (got == 0) {
-		stats_drop(b, src, DROP_FULL);
-		return;
-	}
-	dst->full_ms = 0;
-	memcpy(buf, hdr, RING_ETH_HLEN);
-	memcpy(buf + RING_ETH_HLEN, data + RING_ETH_HLEN,
-	    len - RING_ETH_HLEN);
-	ring_push(&dst->rx, len);
-	if (!dst->dirty) {
-		dst->dirty = 1;
-		b->dirty[b->ndirty++] = dst;
-	}
-	dst->cnt.out_frames++;
-	dst->cnt.out_bytes += len;
-	if (src != NULL && src->uplink) {
-		dst->cnt.from_broker_frames++;
-		dst->cnt.from_broker_bytes += len;
-	}
+	} else if (got == -2)
+		stats_drop(b, src, DROP_TOO_BIG);
+	else if (got == 0)
+		return 0;
+	dst->full_ms = got == 1 ? 0 : dst->full_ms;
+	return 1;
 }
 
+/* A unicast frame, or what is left of one cut into segments: the
+ * sender's cursor says where it stopped. */
 static int
-unicast(struct bridge *b, struct port *src, struct port *dst,
-    const unsigned char *hdr, const unsigned char *data, uint32_t len)
+unicast(struct bridge *b, struct port *src, struct port *dst, struct fwd *f)
 {
-	if (len <= dst->rx.frame_max && room(b, dst) == FULL)
+	uint32_t need;
+
+	if (!src->seg_on || src->seg_at != src->tx.head) {
+		src->seg_on = 1;
+		src->seg_at = src->tx.head;
+		src->seg_next = 0;
+	}
+	need = fwd_need(f, dst, src->seg_next, 0);
+	if (need > 0) {
+		switch (room(b, dst, need)) {
+		case ROOM:
+			break;
+		case FULL:
+			return 0;
+		case GONE:
+			stats_drop(b, src, DROP_FULL);
+			src->seg_on = 0;
+			return 1;
+		}
+	}
+	if (!put(b, src, dst, f, &src->seg_next))
 		return 0;
-	put(b, src, dst, hdr, data, len);
+	src->seg_on = 0;
 	return 1;
 }
 
 /*
  * All or nothing, so no slot ever gets a flood twice: the frame waits
- * until every running slot it goes to has room, or until those without
- * have been full for --full-wait; then each slot with room gets it once
- * and each without counts a drop.
+ * until every running slot it goes to has room for all of it, or until
+ * those without have been full for --full-wait; then each slot with room
+ * gets it once and each without counts a drop.
  */
 static int
-flood(struct bridge *b, struct port *src, const unsigned char *hdr,
-    const unsigned char *data, uint32_t len)
+flood(struct bridge *b, struct port *src, struct fwd *f)
 {
 	struct port *dst;
+	uint32_t need, from;
 	unsigned int i;
 	int wait = 0;
 
 	for (i = 0; i < b->nlive && !src->uplink; i++) {
 		dst = b->live[i];
-		if (dst != src && dst->live && len <= dst->rx.frame_max &&
-		    room(b, dst) == FULL)
+		if (dst != src && dst->live &&
+		    (need = fwd_need(f, dst, 0, 1)) > 0 &&
+		    room(b, dst, need) == FULL)
 			wait = 1;
 	}
 	if (wait)
 		return 0;
 	/* From the broker: the slots with room now; a LAN loses
 	 * broadcasts too, and the relay must not wait. */
-	for (i = 0; i < b->nlive; i++)
-		if (b->live[i] != src && b->live[i]->live &&
-		    (!src->uplink || room(b, b->live[i]) == ROOM))
-			put(b, src, b->live[i], hdr, data, len);
+	for (i = 0; i < b->nlive; i++) {
+		dst = b->live[i];
+		from = 0;
+		if (dst == src || !dst->live)
+			continue;
+		need = fwd_need(f, dst, 0, 1);
+		if (need == 0 || room(b, dst, need) == ROOM) {
+			if (!put(b, src, dst, f, &from))
+				stats_drop(b, src, DROP_FULL);
+		} else if (!src->uplink)
+			stats_drop(b, src, DROP_FULL);
+	}
 	return 1;
 }
 
 /* A unicast frame from the broker: placed now, or handed back. */
 static int
 from_broker(struct bridge *b, struct port *src, struct port *dst,
-    const unsigned char *hdr, const unsigned char *data, uint32_t len)
+    struct fwd *f)
 {
 	enum uplink_status why;
+	uint32_t from = 0;
 
 	if (dst == NULL)
 		why = UPLINK_GONE;
-	else if (len > dst->rx.frame_max)
+	else if (fwd_need(f, dst, 0, 1) == 0)
 		why = UPLINK_DROPPED;
-	else if (room(b, dst) != ROOM)
+	else if (room(b, dst, fwd_need(f, dst, 0, 1)) != ROOM)
 		why = UPLINK_FULL;
 	else {
-		put(b, src, dst, hdr, data, len);
+		(void)put(b, src, dst, f, &from);
 		return 1;
 	}
 	if (bridge_uplink_result(b, src->tx.head, why) == -1)
@@ -276,17 +295,20 @@ from_broker(struct bridge *b, struct port *src, struct port *dst,
 	return 1;
 }
 
-int
-switch_deliver(struct bridge *b, struct port *src, const unsigned char *hdr,
-    const unsigned char *data, uint32_t len)
+/* Forward one checked frame: 1 when it is done with (delivered or
+ * dropped), 0 when a destination ring is full but may make room within
+ * --full-wait: offer it again. */
+static int
+deliver(struct bridge *b, struct port *src, struct fwd *f)
 {
+	const unsigned char *hdr = f->hdr;
 	struct port *dst;
 
 	if (hdr[0] & 1)			/* group bit: broadcast, multicast */
-		return flood(b, src, hdr, data, len);
+		return flood(b, src, f);
 	dst = mac_lookup(b, hdr);
 	if (src->uplink)
-		return from_broker(b, src, dst, hdr, data, len);
+		return from_broker(b, src, dst, f);
 	if (dst == NULL && b->up != NULL) {
 		/* No slot here owns it: the broker's.  While the relay is
 		 * not running, that port is as good as full. */
@@ -303,21 +325,27 @@ switch_deliver(struct bridge *b, struct port *src, const unsigned char *hdr,
 		stats_drop(b, src, DROP_HAIRPIN);
 		return 1;
 	}
-	return unicast(b, src, dst, hdr, data, len);
+	return unicast(b, src, dst, f);
 }
 
 /* A checked frame from p's TX ring: 0 if it must stay there for now. */
 static int
-take(struct bridge *b, struct port *p, const struct ring_frame *f)
+take(struct bridge *b, struct port *p, struct fwd *f)
 {
-	unsigned char hdr[RING_ETH_HLEN];
+	const unsigned char *hdr = f->hdr;
+	struct ring_frame ctl;
 
-	if (f->flags & UPLINK_CTL) {		/* only the uplink allows it */
-		bridge_uplink_ctl(b, f);
+	if (f->pkt.flags & UPLINK_CTL) {	/* only the uplink allows it */
+		ctl.data = f->pkt.piece[0].data;
+		ctl.len = f->pkt.piece[0].len;
+		ctl.flags = f->pkt.flags;
+		bridge_uplink_ctl(b, &ctl);
 		return 1;
 	}
-	memcpy(hdr, f->data, sizeof(hdr));	/* decide on our copy */
-	if (p->uplink ? mac_lookup(b, hdr + 6) != NULL :
+	/* Decide on our copy of the headers, of a header that passed. */
+	if (f->pkt.bad != RING_VNET_OK || fwd_init(f) != RING_VNET_OK) {
+		stats_drop(b, p, DROP_BAD_VNET);
+	} else if (p->uplink ? mac_lookup(b, hdr + 6) != NULL :
 	    memcmp(hdr + 6, p->mac, 6) != 0) {
 		/* From the broker, a local slot's MAC: a spoof, or a MAC
 		 * served twice.  Never worth sending again. */
@@ -325,28 +353,28 @@ take(struct bridge *b, struct port *p, const struct ring_frame *f)
 		    bridge_uplink_result(b, p->tx.head, UPLINK_DROPPED) == -1)
 			return 0;
 		stats_drop(b, p, DROP_SPOOFED);
-	} else if (!switch_deliver(b, p, hdr, f->data, f->len))
+	} else if (!deliver(b, p, f))
 		return 0;
 	p->cnt.in_frames++;
-	p->cnt.in_bytes += f->len;
+	p->cnt.in_bytes += f->pkt.len;
 	return 1;
 }
 
 /*
- * At most budget frames from one slot, in order: a frame whose
+ * At most budget descriptors from one slot, in order: a frame whose
  * destination is full stays at the head of the ring with everything
  * behind it, and the slot's turn ends; the next rounds offer it again.
  */
 static unsigned int
 drain(struct bridge *b, struct port *p)
 {
-	struct ring_frame f;
+	static struct fwd f;
 	unsigned int n;
 	int got;
 
 	p->held = 0;
-	for (n = 0; n < b->opt.budget; n++) {
-		if ((got = ring_peek(&p->tx, &f)) == 0)
+	for (n = 0; n < b->opt.budget; n += f.pkt.ndesc) {
+		if ((got = ring_peek_pkt(&p->tx, &f.pkt)) == 0)
 			break;
 		if (got < 0) {
 			port_fault(b, p, &p->tx);
@@ -357,7 +385,7 @@ drain(struct bridge *b, struct port *p)
 			b->waiting++;
 			break;
 		}
-		ring_next(&p->tx);
+		ring_next_pkt(&p->tx, &f.pkt);
 	}
 	if (n == 0)
 		return 0;
@@ -370,6 +398,9 @@ drain(struct bridge *b, struct port *p)
 		p->dirty = 1;
 		b->dirty[b->ndirty++] = p;
 	}
+	/* Its NIC waits for room: it has some now. */
+	if (!p->uplink && ring_space_wanted(&p->tx))
+		ring_nic(p, 1);
 	return n;
 }
 
@@ -385,6 +416,10 @@ switch_round(struct bridge *b)
 	b->round_ms = 0;
 	if (b->nlive == 0)
 		return 0;
+	for (i = 0; i < b->nlive; i++)
+		b->live[i]->want_room = 0;
+	if (b->up != NULL)
+		b->up->port.want_room = 0;
 	/* Each slot gets its budget; who goes first rotates. */
 	for (i = 0; i < b->nlive; i++) {
 		p = b->live[(b->rr + i) % b->nlive];
@@ -404,13 +439,15 @@ switch_round(struct bridge *b)
  * frames it gets anyway.
  */
 static void
-ring_nic(struct port *p)
+ring_nic(struct port *p, int room)
 {
 	char name[32];
 
 	if (p->bell_quiet_ms != 0 && clock_ms() < p->bell_quiet_ms)
 		return;
 	p->bell_quiet_ms = 0;
+	p->cnt.bells++;
+	p->cnt.room_bells += room != 0;
 	if (p->uplink) {
 		(void)doorbell_ring(p->reg->bell_fd);
 		return;
@@ -450,22 +487,70 @@ switch_flush(struct bridge *b)
 		}
 		ring_commit(&p->rx);
 		if (ring_wakeup_needed(&p->rx) || p->uplink)
-			ring_nic(p);
+			ring_nic(p, 0);
+		else
+			p->cnt.bells_quiet++;
 	}
 	b->ndirty = 0;
 }
 
+/* Our RX ring was full: may its NIC ring us once it reads?  1 if room
+ * came meanwhile. */
+static int
+arm_room(struct port *p, int on, int *nap)
+{
+	unsigned char *buf;
+
+	if (!on) {
+		if (p->room_armed)
+			ring_space_arm(&p->rx, 0);
+		p->room_armed = 0;
+		return 0;
+	}
+	if (!p->want_room)
+		return 0;
+	if (p->uplink || !p->live || !(p->nic_features & RING_F_SPACE)) {
+		*nap = 1;
+		return 0;
+	}
+	ring_space_arm(&p->rx, 1);
+	p->room_armed = 1;
+	return ring_reserve(&p->rx, &buf) != 0;
+}
+
+void
+switch_room_tick(struct bridge *b)
+{
+	unsigned int i;
+	struct port *p;
+
+	if (b->mac_stale)
+		mac_rebuild(b);
+	/* Room the relay's receipts freed reaches no drain(): a NIC that
+	 * waits for it hears of it here. */
+	for (i = 0; i < b->nlive; i++) {
+		p = b->live[i];
+		if (p->live && !p->uplink && ring_space_wanted(&p->tx))
+			ring_nic(p, 1);
+	}
+}
+
 int
-switch_arm(struct bridge *b, int on)
+switch_arm(struct bridge *b, int on, int *nap)
 {
 	unsigned int i, n;
 	struct port *p;
 	int busy = 0;
 
+	*nap = 0;
 	if (b->mac_stale)
 		mac_rebuild(b);
+	if (b->up != NULL && arm_room(&b->up->port, on, nap))
+		busy = 1;
 	for (i = 0; i < b->nlive; i++) {
 		p = b->live[i];
+		if (p->live && !p->uplink && arm_room(p, on, nap))
+			busy = 1;
 		/* A held slot's queue moves when its destination reads,
 		 * which rings no doorbell: the loop naps for it instead. */
 		if (!p->live || (on && p->held))

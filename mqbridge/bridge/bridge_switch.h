@@ -13,20 +13,19 @@
 
 int	switch_init(struct bridge *);
 void	switch_free(struct bridge *);
-/* One round: at most opt.budget frames from each live port.  Returns
- * the number of frames taken; b->waiting counts the ports whose next
- * frame stays in their TX ring until its destination has room. */
+/* One round: at most opt.budget descriptors from each live port.
+ * Returns the number taken; b->waiting counts the ports whose next frame
+ * stays in their TX ring until its destination has room. */
 unsigned int switch_round(struct bridge *);
-/* Forward one checked frame; src NULL means it came from the uplink.
- * 1 when it is done with (delivered or dropped), 0 when a destination
- * ring is full but may make room within --full-wait: offer it again. */
-int	switch_deliver(struct bridge *, struct port *src,
-	    const unsigned char *hdr, const unsigned char *data,
-	    uint32_t len);
 /* Commit the RX rings written this round and ring the sleepers. */
 void	switch_flush(struct bridge *);
-/* Before sleeping: ask every live NIC for a doorbell (on) or not.
- * Returns 1 if a frame came in meanwhile and we should not sleep. */
-int	switch_arm(struct bridge *, int on);
+/* Before sleeping: ask every live NIC for a doorbell (on) or not, both
+ * for frames it sends and, where a frame waits for room in its RX ring,
+ * for the room it makes.  Returns 1 if either came meanwhile and we
+ * should not sleep; *nap is set when a frame waits for room that nobody
+ * will ring us for (sleep in naps then). */
+int	switch_arm(struct bridge *, int on, int *nap);
+/* Every tick: ring the NICs that wait for room in their TX rings. */
+void	switch_room_tick(struct bridge *);
 
 #endif /* TM_BRIDGE_SWITCH_H */

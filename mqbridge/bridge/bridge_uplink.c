@@ -236,13 +236,16 @@ bridge_uplink_return(struct bridge *b, struct port *p)
 {
 	struct bridge_up *u = b->up;
 	struct uplink_meta m = { origin(p) ^ UINT64_C(0x7265747572), 0, 0 };
-	struct ring *rx = &u->port.rx;
 	struct ring_frame f;
+	struct ring *rx;
 	unsigned char *buf;
 	uint32_t k, n = 0;
 
+	/* No broker: nothing to give back, and no ring to take its address
+	 * of (UBSan stops the bridge on that). */
 	if (u == NULL || !u->port.live || p->uplink)
 		return;
+	rx = &u->port.rx;
 	for (k = 0; ring_unread(&p->rx, k, &f) == 1; k++) {
 		if (memcmp(f.data, p->mac, 6) != 0 ||
 		    f.len + UPLINK_META_LEN > rx->frame_max)

@@ -41,8 +41,8 @@ static const char usage_text[] =
 "usage: mqbridge [-hv] -p SOCKET [-p SOCKET ...] [-n VECTORS] [--slots N]\n"
 "                [--mtu N] [--ring N] [--offset BYTES] [--force-format]\n"
 "                [--status FILE] [--reclaim SECONDS] [--budget FRAMES]\n"
-"                [--full-wait MS] [--syslog] [--broker URL ...]\n"
-"                [broker options]\n"
+"                [--full-wait MS] [--busy-poll US] [--syslog]\n"
+"                [--broker URL ...] [broker options]\n"
 "\n"
 "Switch Ethernet frames between the NIC slots of ivshmem regions.  The\n"
 "bridge joins each server as a peer, formats the NIC area of its region\n"
@@ -78,6 +78,10 @@ static const char usage_text[] =
 "                    in its sender's ring (with the frames behind it) for\n"
 "                    the destination to make room before it is dropped;\n"
 "                    0 drops at once, 0-60000 (100)\n"
+"  --busy-poll US    after the last frame, keep polling the rings for up\n"
+"                    to US microseconds before sleeping (the window adapts:\n"
+"                    longer while polling finds frames, shorter while it\n"
+"                    does not); 0 sleeps at once, 0-1000000 (50)\n"
 "  --relay-path PATH the mqrelay to run (the one beside mqbridge)\n"
 "  --syslog          log to syslog (facility daemon), and have the relay\n"
 "                    do so too, instead of stderr\n"
@@ -137,7 +141,7 @@ static const char usage_text[] =
 enum {
 	OPT_SLOTS = 256, OPT_MTU, OPT_RING, OPT_OFFSET, OPT_FORCE,
 	OPT_STATUS, OPT_RECLAIM, OPT_BUDGET, OPT_FULL_WAIT, OPT_RELAY_PATH,
-	OPT_SYSLOG
+	OPT_BUSY_POLL, OPT_SYSLOG
 };
 
 static const struct option long_opts[] = {
@@ -151,6 +155,7 @@ static const struct option long_opts[] = {
 	{ "budget", required_argument, NULL, OPT_BUDGET },
 	{ "full-wait", required_argument, NULL, OPT_FULL_WAIT },
 	{ "relay-path", required_argument, NULL, OPT_RELAY_PATH },
+	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "help", no_argument, NULL, 'h' },
 	RELAY_LONG_OPTIONS,
@@ -237,6 +242,10 @@ opt_value(struct bridge_opts *o, int ch, const char *arg)
 		o->full_wait_ms = (unsigned int)parse_opt_u64("--full-wait",
 		    arg, 0, 60000);
 		break;
+	case OPT_BUSY_POLL:
+		o->busy_poll_us = (int64_t)parse_opt_u64("--busy-poll", arg, 0,
+		    1000000);
+		break;
 	}
 }
 
@@ -285,6 +294,7 @@ parse_opts(struct bridge_opts *o, int argc, char **argv)
 	o->reclaim_s = 3;
 	o->budget = 64;
 	o->full_wait_ms = 100;
+	o->busy_poll_us = BRIDGE_BUSY_POLL_US;
 	relay_opts_init(&o->relay);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":hvp:n:", long_opts,

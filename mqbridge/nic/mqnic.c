@@ -10,11 +10,14 @@
  * the bridge's state, check that the slot is still ours, and join a
  * restarted server again.
  *
- * The loop busy-polls for a while after the last frame, then sleeps:
- * with the need-wakeup flag up when a doorbell can reach us (a server's
- * peer); in a guest, where none can, in naps that grow while nothing
- * comes; and while the bridge lags (our TX ring full), in naps too, with
- * the TAP left unread so that the kernel holds the sender back.
+ * The loop busy-polls for a while after the last frame (--busy-poll: the
+ * window grows while polling finds frames and shrinks while it finds
+ * none), then sleeps: with the need-wakeup flag up when a doorbell can
+ * reach us (a server's peer); in a guest, where none can, in naps that
+ * grow while nothing comes.  While the bridge lags (our TX ring full) the
+ * TAP is left unread, so that the kernel holds the sender back, and we
+ * sleep until the bridge rings us for the room it made (RING_F_SPACE), or
+ * in naps with a bridge that does not offer that.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -45,10 +48,11 @@
 
 #define TICK_US		100000		/* heartbeat and state */
 #define STATUS_US	1000000		/* status files */
-#define SPIN_US		100		/* busy-poll after a frame */
+#define SPIN_MIN_US	5		/* the busy-poll window's floor */
 #define NAP_MIN_US	20		/* guest polling: first nap */
 #define NAP_GUEST_US	1000		/* guest polling: longest nap */
-#define NAP_FULL_US	10000		/* TX ring full: longest nap */
+#define NAP_FULL_US	1000		/* TX ring full, a bridge that will
+					 * not ring us for room: longest nap */
 
 struct nic {
 	struct nic_opts	 o;
@@ -245,8 +249,9 @@ session_start(struct nic *n)
 	    wait_turn, n, err, sizeof(err));
 	if (rc == 0) {
 		n->attached = 1;
-		rc = nic_claim(&n->slot, n->o.mac, n->dev.id, deadline(n),
-		    wait_turn, n, err, sizeof(err));
+		rc = nic_claim(&n->slot, n->o.mac, n->dev.id, RING_F_SPACE |
+		    (n->o.offload ? RING_F_VNET : 0), deadline(n), wait_turn,
+		    n, err, sizeof(err));
 	}
 	if (rc == -2)
 		return 2;
@@ -264,7 +269,8 @@ session_start(struct nic *n)
 	} else if (nic_tap_mtu(&n->tap, n->slot.a.geom.p.mtu, err,
 	    sizeof(err)) == -1)
 		log_warn("%s", err);
-	nic_link_init(&n->link, &n->slot.a, n->slot.slot, &n->dev, &n->tap);
+	nic_link_init(&n->link, &n->slot.a, n->slot.slot, n->slot.features,
+	    &n->dev, &n->tap);
 	n->lost = NIC_HELD;
 	watch_tap(n, 1);
 	ev_timer_start(&n->loop, &n->tick, 0, on_tick, n);
@@ -319,10 +325,14 @@ sleep_once(struct nic *n, int64_t *nap)
 	int bell = nic_ivshmem_bell_fd(&n->dev) != -1;
 	int running = nic_link_running(&n->link);
 	int64_t max_us = -1;
+	int room = 0;
 
 	if (running && bell && nic_link_arm(&n->link))
 		return;
-	if (running && (!bell || n->link.tx_full)) {
+	if (running && bell && n->link.tx_full &&
+	    (room = nic_link_arm_room(&n->link)) == 1)
+		return;
+	if (running && (!bell || room == -1)) {
 		/* Polling: for the guest's RX ring, or for TX space. */
 		max_us = *nap;
 		*nap *= 2;
@@ -334,11 +344,17 @@ sleep_once(struct nic *n, int64_t *nap)
 	nic_link_disarm(&n->link);
 }
 
+/*
+ * The busy-poll window: after a sleep that a frame ended, poll longer
+ * next time (up to --busy-poll); after a window that ran out idle,
+ * shorter.  The TAP is read at each turn, the rings are memory.
+ */
 static int
 run(struct nic *n)
 {
 	int64_t last_work = 0, nap = NAP_MIN_US;
-	int rc;
+	int64_t spin = n->o.busy_poll_us, max = n->o.busy_poll_us;
+	int rc, woke = 0;
 
 	for (;;) {
 		if (n->stopping)
@@ -350,11 +366,18 @@ run(struct nic *n)
 		if (nic_link_pump(&n->link) > 0) {
 			last_work = clock_us();
 			nap = NAP_MIN_US;
+			if (!woke && spin < max)
+				spin = spin * 2 > max ? max : spin * 2;
+			woke = 0;
 		} else if (n->link.tap_dead)
 			return 1;
 		else if (!nic_link_running(&n->link) ||
-		    clock_us() - last_work >= SPIN_US) {
+		    clock_us() - last_work >= spin) {
+			if (spin > SPIN_MIN_US && nic_link_running(&n->link))
+				spin /= 2;	/* the window ran out idle */
 			sleep_once(n, &nap);
+			last_work = clock_us();
+			woke = 1;
 			continue;
 		}
 		if (ev_timer_left(&n->loop) == 0)

@@ -288,7 +288,8 @@ new_token(void)
 
 int
 nic_claim(struct nic_slot *s, const uint8_t mac[6], uint32_t peer_id,
-    int64_t deadline_us, nic_wait_fn *wait, void *arg, char *err, size_t len)
+    uint32_t features, int64_t deadline_us, nic_wait_fn *wait, void *arg,
+    char *err, size_t len)
 {
 	const struct ring_area *a = &s->a;
 	uint64_t token = new_token();
@@ -309,8 +310,13 @@ nic_claim(struct nic_slot *s, const uint8_t mac[6], uint32_t peer_id,
 		    "area with more --slots", a->geom.p.slot_count);
 	s->slot = i;
 	s->token = token;
+	/* Large frames only where two of them fit each ring. */
+	if (!a->geom.vnet_ok)
+		features &= ~RING_F_VNET;
+	s->features = features;
 	ring_side_state(a, i, RING_NIC, RING_RESET);
 	ring_side_ident(a, i, RING_NIC, peer_id, 0, mac);
+	ring_side_features(a, i, RING_NIC, features, token);
 	ring_side_beat(a, i, RING_NIC);
 	/* Our MAC is out before we look: see the header comment. */
 	atomic_thread_fence(memory_order_seq_cst);

@@ -20,6 +20,7 @@ struct nic_slot {
 	struct ring_area a;
 	uint32_t	 slot;
 	uint64_t	 token;		/* our claim; 0 when none */
+	uint32_t	 features;	/* RING_F_* we announced */
 };
 
 /* Results of nic_slot_check(). */
@@ -43,15 +44,16 @@ int	nic_attach(struct nic_slot *, int fd, uint64_t offset,
 	    int64_t deadline_us, nic_wait_fn *, void *arg, char *err,
 	    size_t len);
 /*
- * Claim a free slot for mac and publish our identity (state reset).
+ * Claim a free slot for mac and publish our identity and features
+ * (RING_F_*; RING_F_VNET only where the geometry allows it), state reset.
  * Refused when mac is live in another slot or no slot is free; a slot of
  * mac whose owner stopped beating is waited for until deadline_us, as the
  * bridge reclaims it (or taken back at once if its owner had our peer
  * ID: an earlier run of ours).
  */
 int	nic_claim(struct nic_slot *, const uint8_t mac[6], uint32_t peer_id,
-	    int64_t deadline_us, nic_wait_fn *, void *arg, char *err,
-	    size_t len);
+	    uint32_t features, int64_t deadline_us, nic_wait_fn *, void *arg,
+	    char *err, size_t len);
 /* Is the slot still ours, in the area we attached to? */
 enum nic_hold nic_slot_check(const struct nic_slot *);
 void	nic_beat(const struct nic_slot *);

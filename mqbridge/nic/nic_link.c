@@ -13,11 +13,21 @@
  * follows.  Log lines are rate-limited (lib/loglimit.h): a peer
  * scribbling over the slot must not flood the log.
  *
- * A frame from the TAP is read straight into its TX buffer; the rest of
- * an oversized frame spills into a scratch buffer, so it is seen whole,
- * counted and dropped, never truncated.  RX frames go from their buffer
- * to the TAP as they are: the kernel copies them, and we decide nothing
- * on their contents.
+ * Large frames: when both we and the bridge announced RING_F_VNET, the
+ * TAP's offloads are on and a frame from it (up to 64 KiB, its
+ * virtio_net_hdr first) is read straight into as many TX buffers as it
+ * needs, a chain of descriptors; we read only with room for the largest.
+ * Otherwise the header goes to a scratch buffer and the frame into one
+ * TX buffer; the rest of an oversized frame spills into a scratch buffer,
+ * so it is seen whole, counted and dropped, never truncated.  RX frames
+ * go from their buffers to the TAP as they are, after our copy of their
+ * checked header (or a blank one): the kernel copies them, and we decide
+ * nothing on their contents.
+ *
+ * Doorbells: we ring the bridge when it sleeps and we produced, and when
+ * it waits for room in our RX ring and we freed some (RING_F_SPACE).
+ * While our TX ring is full we ask for the same, if the bridge offers it,
+ * instead of napping: the TAP stays unread and the kernel queues.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -35,7 +45,8 @@
 #include "lib/log.h"
 #include "mqbridge/nic/nic_link.h"
 
-#define SPILL	65536		/* past any frame a TAP holds */
+#define SPILL	(RING_VNET_FRAME_MAX + 4096)	/* past any frame a TAP
+						 * holds */
 #define BELL_QUIET_US	1000000	/* a blocking doorbell is left alone */
 
 #define WARN_BELL	1
@@ -44,13 +55,16 @@
 
 static unsigned char spill[SPILL];
 
+static int	tx_room(struct nic_link *);
+
 void
 nic_link_init(struct nic_link *l, const struct ring_area *a, uint32_t slot,
-    struct nic_ivshmem *dev, struct nic_tap *tap)
+    uint32_t features, struct nic_ivshmem *dev, struct nic_tap *tap)
 {
 	memset(l, 0, sizeof(*l));
 	l->a = a;
 	l->slot = slot;
+	l->features = features;
 	l->dev = dev;
 	l->tap = tap;
 	l->own = RING_RESET;
@@ -83,13 +97,31 @@ link_log(struct nic_link *l, int level, const char *fmt, ...)
 	log_msg(level, "%s", line);
 }
 
+/* What this run may carry, from both sides' features. */
 static void
-go(struct nic_link *l, enum ring_state next, uint32_t bridge)
+negotiate(struct nic_link *l, uint32_t bridge)
+{
+	uint32_t both = l->features & bridge;
+
+	l->bridge_features = bridge;
+	l->vnet = (both & RING_F_VNET) != 0;
+	/* We consume RX: what we announced; the bridge consumes TX. */
+	l->rx.flags_ok = l->features & RING_F_VNET ? RING_DESC_VNET |
+	    RING_DESC_NEXT : 0;
+	l->tx.flags_ok = l->vnet ? RING_DESC_VNET | RING_DESC_NEXT : 0;
+	if (nic_tap_offload(l->tap, l->vnet) == -1)
+		l->vnet = 0;
+}
+
+static void
+go(struct nic_link *l, enum ring_state next, const struct ring_side_view *b)
 {
 	if (next == RING_RUN) {
+		negotiate(l, b->features);
 		nic_tap_carrier(l->tap, 1);
 		link_log(l, LOG_INFO, "link up: slot %u served by bridge peer "
-		    "%u", l->slot, bridge);
+		    "%u%s", l->slot, b->peer_id, l->vnet ? ", large frames "
+		    "and checksum offloads on" : "");
 	} else if (l->own == RING_RUN) {
 		nic_tap_carrier(l->tap, 0);
 		link_log(l, LOG_INFO, "link down: slot %u goes to %s", l->slot,
@@ -113,7 +145,7 @@ slot_error(struct nic_link *l, const struct ring *r)
 	ring_describe(r, why, sizeof(why));
 	link_log(l, LOG_WARNING, "%s; resetting the link", why);
 	l->st.resets++;
-	go(l, RING_RESET, 0);
+	go(l, RING_RESET, NULL);
 }
 
 /* Both rings, resumed from the stored indices: 1 once they are, 0 while
@@ -183,7 +215,7 @@ step_once(struct nic_link *l)
 		l->st.resets++;
 		next = RING_RESET;
 	}
-	go(l, next, v.side[RING_BRIDGE].peer_id);
+	go(l, next, &v.side[RING_BRIDGE]);
 	return 1;
 }
 
@@ -221,7 +253,7 @@ nic_link_down(struct nic_link *l, int slot_ours)
  * finds our frames at its next tick.
  */
 static void
-ring_bridge(struct nic_link *l)
+ring_bridge(struct nic_link *l, int space)
 {
 	struct ring_slot_view v;
 	uint32_t id, vec;
@@ -237,6 +269,7 @@ ring_bridge(struct nic_link *l)
 		errno = 0;
 		if (nic_ivshmem_ring(l->dev, id, vec) == 0) {
 			l->st.bells++;
+			l->st.space_bells += space;
 			l->warned &= ~WARN_BELL;
 			return;
 		}
@@ -270,12 +303,29 @@ nic_link_arm(struct nic_link *l)
 	return 0;
 }
 
+int
+nic_link_arm_room(struct nic_link *l)
+{
+	if (l->own != RING_RUN || !(l->bridge_features & RING_F_SPACE))
+		return -1;
+	ring_space_arm(&l->tx, 1);
+	l->room_armed = 1;
+	/* Room made before the flag was seen: no doorbell for it. */
+	if (tx_room(l) != 0) {
+		nic_link_disarm(l);
+		return 1;
+	}
+	return 0;
+}
+
 void
 nic_link_disarm(struct nic_link *l)
 {
 	if (l->armed)
 		ring_wakeup_arm(&l->rx, 0);
-	l->armed = 0;
+	if (l->room_armed)
+		ring_space_arm(&l->tx, 0);
+	l->armed = l->room_armed = 0;
 }
 
 /* ---- Frames ---------------------------------------------------------- */
@@ -290,15 +340,14 @@ tap_gone(struct nic_link *l, int e)
 	l->tap_dead = e;
 }
 
-/* A frame the ring can carry: Ethernet header to frame_max. */
+/* A frame the ring can carry: Ethernet header to max. */
 static int
-frame_ok(struct nic_link *l, ssize_t n)
+frame_ok(struct nic_link *l, ssize_t n, uint32_t max)
 {
-	if ((size_t)n > l->tx.frame_max) {
+	if ((size_t)n > max) {
 		l->st.oversize++;
 		log_debug("dropped a %zd-byte frame from %s: over the MTU "
-		    "(%u bytes with headers)", n, l->tap->name,
-		    l->tx.frame_max);
+		    "(%u bytes with headers)", n, l->tap->name, max);
 		return 0;
 	}
 	if (n < RING_FRAME_MIN) {
@@ -308,37 +357,114 @@ frame_ok(struct nic_link *l, ssize_t n)
 	return 1;
 }
 
+/* Room for the next frame from the TAP: the largest one, with offloads.
+ * 1, 0 (full), < 0 on a slot error. */
+static int
+tx_room(struct nic_link *l)
+{
+	unsigned char *b;
+
+	return ring_reserve_at(&l->tx, l->vnet ? l->tx.chain_max - 1 : 0, &b);
+}
+
+/* The buffers from head on, as at most two runs (the ring wraps). */
+static int
+tx_iov(struct ring *r, uint32_t n, struct iovec *iov)
+{
+	uint32_t i = r->head & r->mask, run = r->size - i;
+
+	if (run > n)
+		run = n;
+	iov[0].iov_base = r->bufs + (size_t)i * r->buf_size;
+	iov[0].iov_len = (size_t)run * r->buf_size;
+	if (run == n)
+		return 1;
+	iov[1].iov_base = r->bufs;
+	iov[1].iov_len = (size_t)(n - run) * r->buf_size;
+	return 2;
+}
+
+/* A frame read with its header at the start of the buffer at head, n
+ * bytes in all, into as many descriptors as it fills. */
+static void
+push_vnet(struct nic_link *l, unsigned char *h, uint32_t n)
+{
+	struct ring *r = &l->tx;
+	uint32_t piece, fl = RING_DESC_VNET;
+
+	h[10] = h[11] = 0;		/* num_buffers: the kernel leaves it */
+	/* A header that asks nothing: the frame alone, as version 1. */
+	if ((h[0] & RING_VNET_F_NEEDS_CSUM) == 0 && h[1] == 0 &&
+	    n <= r->buf_size && n - RING_VNET_HDR_LEN <= r->frame_max) {
+		ring_push_piece(r, RING_VNET_HDR_LEN, n - RING_VNET_HDR_LEN, 0);
+		return;
+	}
+	if (n > r->buf_size)
+		l->st.tx_large++;
+	for (; n > 0; n -= piece, fl = 0) {
+		piece = n < r->buf_size ? n : r->buf_size;
+		ring_push_piece(r, 0, piece, fl | (n > piece ?
+		    RING_DESC_NEXT : 0));
+	}
+}
+
+/* One frame from the TAP: 1 pushed, 0 dropped, -1 nothing to read. */
+static int
+tx_one(struct nic_link *l)
+{
+	unsigned char hdr[RING_VNET_HDR_LEN], *h;
+	struct ring *r = &l->tx;
+	struct iovec iov[4];
+	int niov = 0;
+	ssize_t n;
+
+	if (!l->vnet) {
+		iov[niov].iov_base = hdr;
+		iov[niov++].iov_len = sizeof(hdr);
+	}
+	niov += tx_iov(r, l->vnet ? r->chain_max : 1, iov + niov);
+	h = l->vnet ? iov[0].iov_base : hdr;
+	iov[niov].iov_base = spill;
+	iov[niov++].iov_len = sizeof(spill);
+	if ((n = readv(l->tap->fd, iov, niov)) == -1) {
+		tap_gone(l, errno);
+		return -1;
+	}
+	n -= RING_VNET_HDR_LEN;
+	if (!frame_ok(l, n, l->vnet ? RING_VNET_FRAME_MAX : r->frame_max))
+		return 0;
+	if (l->vnet) {
+		push_vnet(l, h, (uint32_t)n + RING_VNET_HDR_LEN);
+	} else if ((h[0] & RING_VNET_F_NEEDS_CSUM) || h[1] != 0) {
+		/* Queued while offloads were on: the bridge cannot take it. */
+		l->st.offload_lost++;
+		return 0;
+	} else
+		ring_push(r, (uint32_t)n);
+	l->st.tx_frames++;
+	l->st.tx_bytes += (uint64_t)n;
+	return 1;
+}
+
 static int
 tx_pump(struct nic_link *l)
 {
-	struct iovec iov[2];
-	unsigned char *buf;
-	ssize_t n;
-	int got = 0, moved = 0;
+	int got = 0, moved = 0, one;
 
 	l->tx_full = 0;
 	while (moved < NIC_BUDGET) {
-		if ((got = ring_reserve(&l->tx, &buf)) != 1)
+		if ((got = tx_room(l)) != 1)
 			break;
-		iov[0].iov_base = buf;
-		iov[0].iov_len = l->tx.frame_max;
-		iov[1].iov_base = spill;
-		iov[1].iov_len = sizeof(spill);
-		if ((n = readv(l->tap->fd, iov, 2)) == -1) {
-			tap_gone(l, errno);
+		if ((one = tx_one(l)) == -1)
 			break;
-		}
-		if (!frame_ok(l, n))
-			continue;
-		ring_push(&l->tx, (uint32_t)n);
-		l->st.tx_frames++;
-		l->st.tx_bytes += (uint64_t)n;
-		moved++;
+		moved += one;
 	}
 	if (moved > 0) {
 		ring_commit(&l->tx);
 		if (ring_wakeup_needed(&l->tx) > 0)
-			ring_bridge(l);
+			ring_bridge(l, 0);
+		else
+			l->st.bells_quiet++;
 	}
 	if (got == 0)
 		l->tx_full = 1;
@@ -348,19 +474,38 @@ tx_pump(struct nic_link *l)
 }
 
 static void
-tap_write(struct nic_link *l, const struct ring_frame *f)
+tap_write(struct nic_link *l, const struct ring_pkt *p)
 {
-	ssize_t n = write(l->tap->fd, f->data, f->len);
+	unsigned char hdr[RING_VNET_HDR_LEN] = { 0 };
+	struct iovec iov[RING_CHAIN_MAX + 1];
+	uint32_t i, niov = 1;
+	ssize_t n;
 
-	if (n == (ssize_t)f->len) {
+	/* Our checked copy of the header; the kernel checks it again. */
+	if (p->vnet)
+		ring_vnet_encode(&p->hdr, hdr);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	for (i = 0; i < p->npieces; i++) {
+		if (niov > 1 && (unsigned char *)iov[niov - 1].iov_base +
+		    iov[niov - 1].iov_len == p->piece[i].data) {
+			iov[niov - 1].iov_len += p->piece[i].len;
+			continue;
+		}
+		iov[niov].iov_base = p->piece[i].data;
+		iov[niov++].iov_len = p->piece[i].len;
+	}
+	n = writev(l->tap->fd, iov, (int)niov);
+	if (n == (ssize_t)(p->len + sizeof(hdr))) {
 		l->st.rx_frames++;
-		l->st.rx_bytes += f->len;
+		l->st.rx_bytes += p->len;
+		l->st.rx_large += p->npieces > 1;
 		return;
 	}
 	l->st.tap_err++;
 	if (!(l->warned & WARN_TAPW))
 		log_warn("TAP %s refused a %u-byte frame: %s (is it down?); "
-		    "counting such drops", l->tap->name, f->len,
+		    "counting such drops", l->tap->name, p->len,
 		    n == -1 ? strerror(errno) : "short write");
 	l->warned |= WARN_TAPW;
 }
@@ -368,18 +513,25 @@ tap_write(struct nic_link *l, const struct ring_frame *f)
 static int
 rx_pump(struct nic_link *l)
 {
-	struct ring_frame f;
+	struct ring_pkt p;
 	int got = 0, moved = 0;
 
 	while (moved < NIC_BUDGET) {
-		if ((got = ring_peek(&l->rx, &f)) != 1)
+		if ((got = ring_peek_pkt(&l->rx, &p)) != 1)
 			break;
-		tap_write(l, &f);
-		ring_next(&l->rx);
+		if (p.bad != RING_VNET_OK)
+			l->st.bad_vnet++;
+		else
+			tap_write(l, &p);
+		ring_next_pkt(&l->rx, &p);
 		moved++;
 	}
-	if (moved > 0)
+	if (moved > 0) {
 		ring_commit(&l->rx);
+		/* The bridge holds frames for us until we make room. */
+		if (ring_space_wanted(&l->rx))
+			ring_bridge(l, 1);
+	}
 	if (got < 0)
 		slot_error(l, &l->rx);
 	return moved;
@@ -421,11 +573,14 @@ nic_link_report(const struct nic_link *l)
 {
 	const struct nic_stats *s = &l->st;
 
-	log_info("counters: tx %" PRIu64 " frames %" PRIu64 " bytes, rx %"
-	    PRIu64 " frames %" PRIu64 " bytes; dropped: oversize %" PRIu64
-	    ", runt %" PRIu64 ", link down %" PRIu64 ", tap refused %" PRIu64
-	    "; doorbells %" PRIu64 " (%" PRIu64 " failed); slot resets %"
-	    PRIu64, s->tx_frames, s->tx_bytes, s->rx_frames, s->rx_bytes,
-	    s->oversize, s->runt, s->down, s->tap_err, s->bells, s->bell_fail,
-	    s->resets);
+	log_info("counters: tx %" PRIu64 " frames %" PRIu64 " bytes (%"
+	    PRIu64 " large), rx %" PRIu64 " frames %" PRIu64 " bytes (%"
+	    PRIu64 " large); dropped: oversize %" PRIu64 ", runt %" PRIu64
+	    ", link down %" PRIu64 ", tap refused %" PRIu64 ", bad header %"
+	    PRIu64 ", offload lost %" PRIu64 "; doorbells %" PRIu64 " (%"
+	    PRIu64 " for room, %" PRIu64 " failed), not needed %" PRIu64
+	    "; slot resets %" PRIu64, s->tx_frames, s->tx_bytes, s->tx_large,
+	    s->rx_frames, s->rx_bytes, s->rx_large, s->oversize, s->runt,
+	    s->down, s->tap_err, s->bad_vnet, s->offload_lost, s->bells,
+	    s->space_bells, s->bell_fail, s->bells_quiet, s->resets);
 }

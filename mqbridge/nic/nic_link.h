@@ -23,7 +23,13 @@ struct nic_stats {
 	uint64_t runt;			/* from the TAP, headerless */
 	uint64_t down;			/* from the TAP, link down */
 	uint64_t tap_err;		/* the TAP refused a frame */
+	uint64_t bad_vnet;		/* RX: a virtio_net_hdr refused */
+	uint64_t offload_lost;		/* TX: a segment the bridge can't take */
+	uint64_t tx_large, rx_large;	/* frames over one descriptor */
 	uint64_t bells, bell_fail;
+	uint64_t space_bells;		/* of bells: room made in RX */
+	uint64_t bells_quiet;		/* commits the bridge did not need
+					 * a doorbell for: it was polling */
 	uint64_t resets;		/* slot errors that reset the link */
 };
 
@@ -33,10 +39,14 @@ struct nic_link {
 	struct nic_ivshmem	*dev;
 	struct nic_tap	*tap;
 	enum ring_state	 own;
+	uint32_t	 features;	/* RING_F_* we announced */
+	uint32_t	 bridge_features;	/* the bridge's, this run */
+	int		 vnet;		/* large frames both ways, this run */
 	int		 rings;		/* opened for this run */
 	struct ring	 tx, rx;
 	int		 tx_full;	/* bridge lags: leave the TAP be */
 	int		 armed;		/* asked for doorbells */
+	int		 room_armed;	/* asked for one when TX has room */
 	int		 tap_dead;	/* errno of a TAP gone away */
 	int		 warned;	/* a log line per kind of trouble */
 	struct loglimit	 log;		/* and not too many in all */
@@ -45,7 +55,8 @@ struct nic_link {
 };
 
 void	nic_link_init(struct nic_link *, const struct ring_area *,
-	    uint32_t slot, struct nic_ivshmem *, struct nic_tap *);
+	    uint32_t slot, uint32_t features, struct nic_ivshmem *,
+	    struct nic_tap *);
 /* Follow the bridge's state; called at each tick. */
 void	nic_link_step(struct nic_link *);
 /* Move what is waiting, a budget each way: the number of frames. */
@@ -54,6 +65,10 @@ int	nic_link_running(const struct nic_link *);
 /* Before sleeping: ask for a doorbell.  1 if frames came meanwhile (then
  * no doorbell is asked for: go on pumping). */
 int	nic_link_arm(struct nic_link *);
+/* TX full: ask the bridge for a doorbell once it frees room.  1 if room
+ * came meanwhile, 0 armed, -1 if the bridge offers no such doorbell (then
+ * poll in naps). */
+int	nic_link_arm_room(struct nic_link *);
 void	nic_link_disarm(struct nic_link *);
 /* Leave the link: our side to reset if the slot is still ours. */
 void	nic_link_down(struct nic_link *, int slot_ours);

@@ -27,6 +27,8 @@ enum {
 	OPT_TAP,
 	OPT_PCI,
 	OPT_OFFSET,
+	OPT_BUSY_POLL,
+	OPT_NO_OFFLOAD,
 	OPT_SYSLOG,
 	OPT_STATUS
 };
@@ -41,6 +43,8 @@ static const struct option long_opts[] = {
 	{ "tap",	required_argument,	NULL, OPT_TAP },
 	{ "pci",	required_argument,	NULL, OPT_PCI },
 	{ "offset",	required_argument,	NULL, OPT_OFFSET },
+	{ "busy-poll",	required_argument,	NULL, OPT_BUSY_POLL },
+	{ "no-offload",	no_argument,		NULL, OPT_NO_OFFLOAD },
 	{ "syslog",	no_argument,		NULL, OPT_SYSLOG },
 	{ "status",	required_argument,	NULL, OPT_STATUS },
 	{ NULL,		0,			NULL, 0 }
@@ -51,8 +55,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: mqnic [-hv] (-p SOCKET | --pci DIR) --mac MAC [--tap NAME]\n"
-"             [-n VECTORS] [--offset BYTES] [-w SECONDS] [--syslog]\n"
-"             [--status FILE]\n"
+"             [-n VECTORS] [--offset BYTES] [-w SECONDS] [--busy-poll US]\n"
+"             [--no-offload] [--syslog] [--status FILE]\n"
 "\n"
 "Be one NIC on the shared-memory Ethernet of mqbridge: claim a slot of the\n"
 "NIC area for MAC, create a TAP device and move its frames to and from the\n"
@@ -82,6 +86,15 @@ usage(FILE *f)
 "                crashed owner's slot of MAC to be reclaimed (0 to 86400,\n"
 "                default %d); a crashed owner with our own peer ID was an\n"
 "                earlier run of ours, and we take its slot back at once\n"
+"Speed:\n"
+"  --busy-poll US  after the last frame, keep polling the rings and the TAP\n"
+"                for up to US microseconds before sleeping (the window\n"
+"                adapts: longer while polling finds frames, shorter while\n"
+"                it does not); 0 sleeps at once (default %d)\n"
+"  --no-offload  do not announce large frames: the kernel segments TCP and\n"
+"                UDP to the MTU and fills in checksums itself.  By default\n"
+"                a bridge that takes them gets segments of up to 64 KiB\n"
+"                with a virtio_net_hdr (TSO, USO, checksum offload)\n"
 "Other:\n"
 "  --status FILE rewrite FILE every second and on USR1 (atomically): the\n"
 "                slot, TAP, MAC, peer IDs, link state and counters; a FILE\n"
@@ -95,8 +108,9 @@ usage(FILE *f)
 "Logs \"mqnic ready: slot S tap NAME mac MAC\" once the TAP is up (and\n"
 "tells systemd READY=1 and STATUS=; WATCHDOG=1 at half WATCHDOG_USEC).\n"
 "Signals: TERM, INT or HUP release the slot and exit 0; USR1 logs the\n"
-"counters (frames, bytes, drops by reason) and rewrites the status files.\n", NIC_TAP_DEFAULT,
-	    NIC_WAIT_DEFAULT);
+"counters (frames, bytes, drops by reason, doorbells) and rewrites the\n"
+"status files.\n", NIC_TAP_DEFAULT,
+	    NIC_WAIT_DEFAULT, NIC_BUSY_POLL_DEFAULT);
 }
 
 static int
@@ -233,6 +247,8 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 	o->tap = NIC_TAP_DEFAULT;
 	o->nvec = 1;
 	o->wait_s = NIC_WAIT_DEFAULT;
+	o->busy_poll_us = NIC_BUSY_POLL_DEFAULT;
+	o->offload = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hvp:n:w:", long_opts,
 	    NULL)) != -1) {
@@ -274,6 +290,13 @@ nic_opts_parse(int argc, char **argv, struct nic_opts *o)
 			break;
 		case OPT_OFFSET:
 			parse_offset(optarg, o);
+			break;
+		case OPT_BUSY_POLL:
+			o->busy_poll_us = (int64_t)parse_opt_u64("--busy-poll",
+			    optarg, 0, NIC_BUSY_POLL_MAX);
+			break;
+		case OPT_NO_OFFLOAD:
+			o->offload = 0;
 			break;
 		case OPT_SYSLOG:
 			o->syslog = 1;

@@ -11,6 +11,8 @@
 
 #define NIC_TAP_DEFAULT	"mq%d"
 #define NIC_WAIT_DEFAULT 10		/* seconds, -w */
+#define NIC_BUSY_POLL_DEFAULT 50	/* microseconds, --busy-poll */
+#define NIC_BUSY_POLL_MAX 1000000
 #define NIC_MACSTR	18		/* "aa:bb:cc:dd:ee:ff" + NUL */
 
 struct nic_opts {
@@ -22,6 +24,8 @@ struct nic_opts {
 	unsigned int	 nvec;		/* the server's -n */
 	uint64_t	 offset;	/* of the NIC area in the region */
 	unsigned int	 wait_s;	/* for the area to be formatted */
+	int64_t		 busy_poll_us;	/* longest poll before sleeping */
+	int		 offload;	/* large frames, checksums: announce */
 	int		 verbosity;
 	int		 syslog;	/* --syslog */
 	const char	*status;	/* --status FILE */

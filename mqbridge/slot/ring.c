@@ -211,6 +211,8 @@ ring_strerror(int err)
 		return "slot peer ID or vector out of range";
 	case RING_EMAC:
 		return "live slot without a unicast MAC";
+	case RING_ECHAIN:
+		return "descriptor chain past the produced index or too long";
 	case RING_EPARAM:
 		return "invalid argument";
 	}
@@ -240,6 +242,10 @@ ring_describe(const struct ring *r, char *buf, size_t len)
 		snprintf(buf, len, "slot %u %s: descriptor flags 0x%llx",
 		    r->slot, dir, v);
 		break;
+	case RING_ECHAIN:
+		snprintf(buf, len, "slot %u %s: a frame of %llu descriptors "
+		    "where at most %llu may be", r->slot, dir, v, l);
+		break;
 	default:
 		snprintf(buf, len, "slot %u %s: %s", r->slot, dir,
 		    ring_strerror(r->fault));
@@ -267,9 +273,9 @@ ring_slot_view(const struct ring_area *a, uint32_t slot,
 	if (s == NULL)
 		return RING_EPARAM;
 	v->claim = ring_check_claim(&s->claim);
-	err = ring_check_side(&s->side[RING_NIC], RING_NIC,
+	err = ring_check_side(&s->side[RING_NIC], RING_NIC, v->claim,
 	    &v->side[RING_NIC]);
-	err2 = ring_check_side(&s->side[RING_BRIDGE], RING_BRIDGE,
+	err2 = ring_check_side(&s->side[RING_BRIDGE], RING_BRIDGE, v->claim,
 	    &v->side[RING_BRIDGE]);
 	return err != RING_OK ? err : err2;
 }
@@ -332,6 +338,7 @@ side_clear(struct ring_side_blk *b)
 	STORE(&b->pad0, 0);
 	STORE(&b->heartbeat, 0);
 	STORE(&b->mac, 0);
+	STORE(&b->features, 0);
 }
 
 static void
@@ -376,6 +383,23 @@ ring_side_ident(const struct ring_area *a, uint32_t slot, enum ring_side side,
 	STORE(&s->side[side].peer_id, peer_id);
 	STORE(&s->side[side].vector, vector);
 	STORE(&s->side[side].mac, m);
+}
+
+void
+ring_side_features(const struct ring_area *a, uint32_t slot,
+    enum ring_side side, uint32_t features, uint64_t claim)
+{
+	struct ring_slot *s = ring_slot_at(a, slot);
+
+	features &= 0xffffu;
+	if (s == NULL)
+		return;
+	/* Where a party without features voids them (ring_abi.h). */
+	if (side == RING_BRIDGE)
+		STORE(&s->side[side].mac, (uint64_t)features << 48);
+	else if (side == RING_NIC)
+		STORE(&s->side[side].features, features |
+		    RING_FEAT_TAG(claim) << 16);
 }
 
 void
@@ -449,6 +473,7 @@ ring_open(struct ring *r, const struct ring_area *a, uint32_t slot,
 	r->own = r->producer ? &prod->idx : &cons->idx;
 	r->peer = r->producer ? &cons->idx : &prod->idx;
 	r->wakeup = &cons->wakeup;
+	r->space = &prod->wakeup;
 	r->desc = (_Atomic uint64_t *)(sb +
 	    (dir == RING_TX ? g->tx_desc_off : g->rx_desc_off));
 	r->bufs = sb + (dir == RING_TX ? g->tx_buf_off : g->rx_buf_off);
@@ -456,6 +481,7 @@ ring_open(struct ring *r, const struct ring_area *a, uint32_t slot,
 	r->mask = r->size - 1;
 	r->buf_size = g->buf_size;
 	r->frame_max = g->frame_max;
+	r->chain_max = g->chain_max;
 	r->slot = slot;
 	r->dir = dir;
 	return ring_check_open(r);
@@ -531,7 +557,8 @@ int
 ring_push_flags(struct ring *r, uint32_t len, uint32_t flags)
 {
 	if (!r->producer || len < RING_FRAME_MIN || len > r->frame_max ||
-	    r->head - r->seen >= r->size || (flags & ~r->flags_ok) != 0)
+	    r->head - r->seen >= r->size || (flags & ~r->flags_ok) != 0 ||
+	    (flags & RING_DESC_NEXT) != 0 || r->chain != 0)
 		return RING_EPARAM;
 	if (r->fault != RING_OK)
 		return r->fault;

@@ -56,6 +56,9 @@ void	ring_slot_clear(const struct ring_area *, uint32_t slot);
 void	ring_side_ident(const struct ring_area *, uint32_t slot,
 	    enum ring_side, uint32_t peer_id, uint32_t vector,
 	    const uint8_t mac[6]);
+/* Our features (RING_F_*), with the identity; a NIC passes its claim. */
+void	ring_side_features(const struct ring_area *, uint32_t slot,
+	    enum ring_side, uint32_t features, uint64_t claim);
 void	ring_side_state(const struct ring_area *, uint32_t slot,
 	    enum ring_side, enum ring_state);
 void	ring_side_beat(const struct ring_area *, uint32_t slot,
@@ -117,6 +120,42 @@ int	ring_recv(struct ring *, void *, uint32_t size, uint32_t *len);
 /* Ask for (1) or stop asking for (0) doorbells.  After arming, check
  * ring_avail() once more: a frame may have come before the flag. */
 void	ring_wakeup_arm(struct ring *, int on);
+
+/* ---- Large frames and doorbells for room (ring_pkt.c) --------------- */
+
+/*
+ * Consumer: one whole frame at head, its descriptors checked
+ * (ring_check_pkt): 1, 0 if none, < 0 on a slot error.  p->bad set means
+ * its virtio_net_hdr is refused: drop it (ring_next_pkt) and count it.
+ */
+int	ring_peek_pkt(struct ring *, struct ring_pkt *);
+void	ring_next_pkt(struct ring *, const struct ring_pkt *);
+/* Copy frame bytes [off, off + len) out of p's pieces; the one's
+ * complement sum of what was copied (native order, as if it started on an
+ * even byte) is added to *sum when sum is not NULL. */
+void	ring_pkt_copy(const struct ring_pkt *, uint32_t off, uint32_t len,
+	    unsigned char *dst, uint64_t *sum);
+/* The one's complement sum of p[0, len), folded to 16 bits, native. */
+uint32_t ring_csum(const unsigned char *, uint32_t len);
+
+/* The 12 bytes of a virtio_net_hdr from a checked copy. */
+void	ring_vnet_encode(const struct ring_vnet *, unsigned char *);
+
+/* Producer: the buffer k descriptors past head, if k + 1 are free (1),
+ * 0 if not, < 0 if the consumer's index is corrupt. */
+int	ring_reserve_at(struct ring *, uint32_t k, unsigned char **buf);
+/* One piece of a frame: len bytes at off in the buffer at head.  flags:
+ * RING_DESC_VNET on the first piece of a frame that starts with a
+ * virtio_net_hdr, RING_DESC_NEXT on every piece but the last; both only
+ * where flags_ok allows them. */
+int	ring_push_piece(struct ring *, uint32_t off, uint32_t len,
+	    uint32_t flags);
+
+/* Producer: ask for (1) or stop asking for (0) a doorbell once the
+ * consumer frees descriptors; after arming, check ring_space() again. */
+void	ring_space_arm(struct ring *, int on);
+/* Consumer, after ring_commit(): does the producer wait for room? */
+int	ring_space_wanted(const struct ring *);
 
 /* "slot 3 tx: produced count 4000 exceeds ring size 256" */
 void	ring_describe(const struct ring *, char *buf, size_t len);

@@ -50,7 +50,9 @@
 #define RING_CLAIM_BUSY	UINT64_MAX
 
 /* Descriptor word: bits 0-31 length, 32-47 offset in the buffer, 48-63
- * flags (none defined in version 1: must be 0). */
+ * flags.  Version 1 defined none; the two below exist only on a ring whose
+ * consumer announced RING_F_VNET, and every other bit must be 0 (bit 0 is
+ * left to private rings, such as the bridge's uplink). */
 #define RING_DESC(len, off) \
 	((uint64_t)(uint32_t)(len) | (uint64_t)(uint16_t)(off) << 32)
 #define RING_DESC_FL(len, off, flags) \
@@ -58,6 +60,59 @@
 #define RING_DESC_LEN(d)	((uint32_t)(d))
 #define RING_DESC_OFF(d)	((uint32_t)((d) >> 32) & 0xffffu)
 #define RING_DESC_FLAGS(d)	((uint32_t)((d) >> 48))
+#define RING_DESC_VNET	0x2u	/* the frame starts with a virtio_net_hdr */
+#define RING_DESC_NEXT	0x4u	/* the frame goes on in the next descriptor */
+
+/*
+ * Features: what a side does beyond version 1.  A side stores them with
+ * its identity, before it leaves reset, and reads the other side's when
+ * both go to run.  Unknown bits are ignored.  They sit where a party built
+ * before features existed overwrites or voids them, so that a downgraded
+ * party is never taken for one that has them:
+ *  - the NIC's in its side block's features word, bits 0-15, with bits
+ *    16-31 holding RING_FEAT_TAG of the slot's claim token: they count only
+ *    while the claim that wrote them holds;
+ *  - the bridge's in bits 48-63 of its side block's mac word (the bridge has
+ *    no MAC), which a version 1 bridge sets to 0 whenever it identifies.
+ */
+#define RING_F_VNET	0x1u	/* the ring this side consumes may carry
+				 * frames with a virtio_net_hdr (large TCP and
+				 * UDP segments, checksums left to do) over
+				 * chained descriptors; announced only where
+				 * mtu >= RING_VNET_MTU_MIN */
+#define RING_F_SPACE	0x2u	/* this side rings a producer that asked
+				 * (its index block's wakeup word) once it has
+				 * freed descriptors of that ring */
+#define RING_FEAT_TAG(t) ((uint32_t)(((t) ^ (t) >> 16 ^ (t) >> 32 ^ \
+			    (t) >> 48) & 0xffffu))
+
+/* The virtio_net_hdr of virtio 1.0 (struct virtio_net_hdr_v1), at the
+ * start of a frame flagged RING_DESC_VNET; little-endian, 12 bytes. */
+#define RING_VNET_HDR_LEN	12u
+#define RING_VNET_F_NEEDS_CSUM	0x1u	/* checksum [csum_start, end) left */
+#define RING_VNET_F_DATA_VALID	0x2u	/* checksum already verified */
+#define RING_VNET_GSO_NONE	0u
+#define RING_VNET_GSO_TCPV4	1u
+#define RING_VNET_GSO_TCPV6	4u
+#define RING_VNET_GSO_UDP_L4	5u	/* UDP segmentation (USO) */
+#define RING_VNET_GSO_ECN	0x80u	/* with TCP: the flow uses ECN */
+#define RING_VNET_FRAME_MAX	65600u	/* a 65,535-byte IPv6 payload, its
+					 * header, Ethernet, one VLAN tag:
+					 * 65,593, rounded up */
+#define RING_VNET_SEGS_TCP	65535u	/* Linux's GSO_MAX_SEGS */
+#define RING_VNET_SEGS_UDP	128u	/* Linux's UDP_MAX_SEGMENTS */
+#define RING_VNET_MTU_MIN	576u	/* so that a chain stays short */
+#define RING_CHAIN_MAX		128u	/* descriptors of one frame, at most */
+
+struct ring_vnet_hdr {
+	uint8_t		flags;		/* RING_VNET_F_* */
+	uint8_t		gso_type;	/* RING_VNET_GSO_* */
+	uint16_t	hdr_len;	/* a hint: at most the frame's length */
+	uint16_t	gso_size;	/* payload bytes per segment */
+	uint16_t	csum_start;	/* from the Ethernet header's start */
+	uint16_t	csum_offset;	/* of the checksum, from csum_start */
+	uint16_t	num_buffers;	/* 0; never read */
+};
 
 /* The two parties of a slot, and the two rings, named as the NIC sees
  * them: TX carries frames from the NIC to the bridge, RX back. */
@@ -113,13 +168,17 @@ struct ring_side_blk {				/* written by its side only */
 	_Atomic uint32_t	vector;		/*   8  doorbell vector */
 	_Atomic uint32_t	pad0;		/*  12 */
 	_Atomic uint64_t	heartbeat;	/*  16  counts while alive */
-	_Atomic uint64_t	mac;		/*  24  octets 0-5, 6-7 zero */
-	uint8_t			pad[RING_ALIGN - 32];
+	_Atomic uint64_t	mac;		/*  24  octets 0-5, 6-7 zero;
+						 * bridge: RING_F_* << 48 */
+	_Atomic uint32_t	features;	/*  32  NIC: RING_F_* | tag << 16 */
+	uint8_t			pad[RING_ALIGN - 36];
 };
 
 struct ring_index {				/* written by one side only */
 	_Atomic uint32_t	idx;		/* free-running */
-	_Atomic uint32_t	wakeup;		/* consumer lines: ring me */
+	_Atomic uint32_t	wakeup;		/* consumer: ring me when you
+						 * produce; producer: ring me
+						 * when you free (RING_F_SPACE) */
 	uint8_t			pad[RING_ALIGN - 8];
 };
 
@@ -142,6 +201,9 @@ static_assert(offsetof(struct ring_hdr, slot_size) == 64, "header layout");
 static_assert(offsetof(struct ring_hdr, rx_buf_off) == 84, "header layout");
 static_assert(sizeof(struct ring_side_blk) == RING_ALIGN, "side size");
 static_assert(offsetof(struct ring_side_blk, mac) == 24, "side layout");
+static_assert(offsetof(struct ring_side_blk, features) == 32, "side layout");
+static_assert(sizeof(struct ring_vnet_hdr) == RING_VNET_HDR_LEN, "vnet header");
+static_assert(offsetof(struct ring_vnet_hdr, csum_offset) == 8, "vnet header");
 static_assert(offsetof(struct ring_slot, tx_prod) == 384, "slot layout");
 static_assert(offsetof(struct ring_slot, rx_cons) == 768, "slot layout");
 static_assert(sizeof(struct ring_slot) == 896, "slot control size");

@@ -54,10 +54,32 @@ int	ring_check_desc(struct ring *, struct ring_frame *);
 int	ring_check_desc_at(struct ring *, uint32_t idx, struct ring_frame *);
 /* The consumer's need-wakeup flag, as the producer sees it. */
 int	ring_check_wakeup(const struct ring *);
+/* The producer's room-wanted flag, as the consumer sees it. */
+int	ring_check_space(const struct ring *);
 
-/* A side's control words. */
+/*
+ * One frame from ring index idx on (avail descriptors produced from idx):
+ * its chain, each piece, and a checked copy of its virtio_net_hdr (a
+ * refused header is p->bad, not an error: the caller drops the frame).
+ */
+int	ring_check_pkt(struct ring *, uint32_t idx, uint32_t avail,
+	    struct ring_pkt *);
+/* A virtio_net_hdr (12 bytes, our copy) of a frame of len bytes. */
+enum ring_vnet_bad ring_check_vnet(const unsigned char *, uint32_t len,
+	    uint32_t frame_max, struct ring_vnet *);
+/*
+ * A segment's own headers: h holds a copy of the frame's first n bytes
+ * (n <= len).  Ethernet (one VLAN tag at most), IPv4 or IPv6 without
+ * extension headers, TCP or UDP at csum_start, as its gso_type says;
+ * where the payload starts and how many segments it makes.
+ */
+enum ring_vnet_bad ring_check_gso(const struct ring_vnet *,
+	    const unsigned char *h, uint32_t n, uint32_t len,
+	    struct ring_gso *);
+
+/* A side's control words; claim is the slot's (for the NIC's features). */
 int	ring_check_side(const struct ring_side_blk *, enum ring_side,
-	    struct ring_side_view *);
+	    uint64_t claim, struct ring_side_view *);
 /*
  * A control message of the uplink (uplink.h): its type, and a copy of it
  * in out (len bytes, the size that type has) once its length and type

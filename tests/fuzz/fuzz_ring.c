@@ -6,6 +6,9 @@
  * slot 1.  While the operations run, the header and the other slots are
  * PROT_NONE (the header PROT_READ for attach), so a single byte read or
  * written outside slot 1 is a crash, as ASan makes any overflow one.
+ * Some operations instead check a virtio_net_hdr and the headers of the
+ * segment it describes, as the bridge does before cutting one, and take
+ * large frames (chains of descriptors) off rings that allow them.
  * Build: make fuzz (clang -fsanitize=fuzzer,address,undefined).
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
@@ -158,6 +161,89 @@ frame_ok(const struct ring *r, const struct ring_frame *f)
 	memcpy(copy, f->data, f->len);
 }
 
+/* A well-made segment's headers (IPv4 or IPv6, TCP or UDP) at f, so that
+ * a few scribbles reach the deep checks; returns csum_start. */
+static uint32_t
+template(unsigned char *f, unsigned int kind)
+{
+	int v6 = kind & 1, udp = kind & 2;
+	uint32_t l4 = RING_ETH_HLEN + (v6 ? 40 : 20);
+
+	memset(f, 0, 128);
+	f[12] = v6 ? 0x86 : 0x08;
+	f[13] = v6 ? 0xdd : 0x00;
+	f[14] = v6 ? 0x60 : 0x45;
+	f[v6 ? 14 + 6 : 14 + 9] = udp ? 17 : 6;
+	if (!udp)
+		f[l4 + 12] = 5 << 4;
+	return l4;
+}
+
+/* A header and a segment's first bytes from the input: what the checks
+ * pass must be safe to cut (bridge_fwd.c relies on each bound). */
+static void
+vnet_op(struct input *in)
+{
+	unsigned char h[RING_VNET_HDR_LEN], f[128];
+	enum ring_vnet_bad bad;
+	struct ring_vnet v;
+	struct ring_gso g;
+	uint32_t len, n, i, l4;
+	unsigned int kind = (unsigned int)take(in, 1);
+
+	l4 = template(f, kind);
+	for (i = 0; i < sizeof(h); i++)
+		h[i] = (unsigned char)take(in, 1);
+	if (kind & 4) {		/* a plausible header, scribbled below */
+		h[0] = RING_VNET_F_NEEDS_CSUM;
+		h[1] = kind & 2 ? RING_VNET_GSO_UDP_L4 : kind & 1 ?
+		    RING_VNET_GSO_TCPV6 : RING_VNET_GSO_TCPV4;
+		h[6] = (unsigned char)l4;
+		h[7] = 0;
+		h[8] = kind & 2 ? 6 : 16;
+		h[9] = 0;
+	}
+	len = (uint32_t)take(in, 3) % (RING_VNET_FRAME_MAX + 1);
+	n = (uint32_t)take(in, 1) % (sizeof(f) + 1);
+	for (i = (kind >> 3) & 7; i > 0; i--)
+		f[take(in, 1) & 127] = (unsigned char)take(in, 1);
+	bad = ring_check_vnet(h, len, 1514, &v);
+	/* Even on a header it refused, the segment check must not trap. */
+	if (v.gso_type != RING_VNET_GSO_NONE)
+		(void)ring_check_gso(&v, f, n > len ? len : n, len, &g);
+	if (bad != RING_VNET_OK)
+		return;
+	must(v.hdr_len <= len);
+	if (v.flags & RING_VNET_F_NEEDS_CSUM)
+		must((uint32_t)v.csum_start + v.csum_offset + 2 <= len);
+	if (v.gso_type == RING_VNET_GSO_NONE) {
+		must(len <= 1514);
+		return;
+	}
+	must(v.gso_size > 0);
+	if (ring_check_gso(&v, f, n > len ? len : n, len, &g) != RING_VNET_OK)
+		return;
+	must(g.l3 < g.l4 && g.l4 < g.hdr_end && g.hdr_end <= n &&
+	    g.hdr_end <= len && g.segs >= 1);
+	must(g.segs <= (g.tcp ? RING_VNET_SEGS_TCP : RING_VNET_SEGS_UDP));
+}
+
+/* A whole frame, chain and all, off a ring that allows them. */
+static void
+pkt_op(struct ring *k)
+{
+	static unsigned char copy[RING_VNET_FRAME_MAX];
+	struct ring_pkt p;
+
+	k->flags_ok = RING_DESC_VNET | RING_DESC_NEXT;
+	if (ring_peek_pkt(k, &p) == 1) {
+		must(p.len <= RING_VNET_FRAME_MAX && p.ndesc <= k->size);
+		ring_pkt_copy(&p, 0, p.len, copy, NULL);
+		ring_next_pkt(k, &p);
+	}
+	k->flags_ok = 0;
+}
+
 static void
 ring_op(struct area *z, struct ring r[4], uint8_t op, struct input *in)
 {
@@ -167,7 +253,7 @@ ring_op(struct area *z, struct ring r[4], uint8_t op, struct input *in)
 	struct ring *k = &r[take(in, 1) & 3];
 	uint32_t n, len;
 
-	switch (op % 10) {
+	switch (op % 12) {
 	case 0:
 		len = (uint32_t)take(in, 2);
 		(void)ring_send(k, buf, len);
@@ -207,9 +293,15 @@ ring_op(struct area *z, struct ring r[4], uint8_t op, struct input *in)
 	case 8:
 		ring_describe(k, (char *)buf, 96);
 		break;
-	default:
+	case 9:
 		(void)ring_slot_reclaim(&z->a, SLOT, take(in, 8));
 		ring_side_beat(&z->a, SLOT, take(in, 1) & 1);
+		break;
+	case 10:
+		pkt_op(k);
+		break;
+	default:
+		vnet_op(in);
 	}
 }
 

@@ -7,7 +7,14 @@
  * With it a test can send what no kernel would: a spoofed source MAC, a
  * unicast to nobody, a burst queued while the bridge is down.
  *
- *   mqpeer -p SOCKET --mac MAC [--offset BYTES] [-w SECONDS] STEP...
+ *   mqpeer -p SOCKET --mac MAC [--offset BYTES] [-w SECONDS] [--vnet]
+ *          [--strict] [--old] STEP...
+ *
+ *   --vnet    announce RING_F_VNET: the bridge may hand us large frames
+ *             with a virtio_net_hdr, and we may send them
+ *   --old     announce no features, as a peer built before them
+ *   --strict  sleep on the doorbell alone (2 s at most, not 100 ms), so a
+ *             lost doorbell shows as a stall
  *
  *   run                  wait until both sides of the slot are running
  *   send DST [N [LEN [SRC]]]  queue N frames (1) of LEN bytes (60) to DST
@@ -29,6 +36,14 @@
  *                        bridge would block
  *   hold                 serve until SIGTERM
  *   crash                exit at once, slot still claimed
+ *   vnet KIND DST PAY GSO HOW  send one segment with a virtio_net_hdr
+ *                        (KIND tcp4, tcp6, udp4, udp6; PAY payload bytes
+ *                        cut at GSO) as made (HOW good) or spoiled as the
+ *                        bridge must refuse (flags, type, ecn, size0,
+ *                        hdrlen, csum, segs, headers, long); needs --vnet
+ *   duplex DST N         send N numbered frames to DST while taking N
+ *                        from it, pausing at random; a frame out of order
+ *                        or none for 1 s while some are due fails (exit 4)
  *
  * mqpeer follows the state machine as mqnic does, including its rules for
  * converging from any state (nic_link.c): a TX ring the bridge must
@@ -36,8 +51,10 @@
  *
  * stdout: "slot S peer P" once claimed, "state run" on reaching run,
  * "jammed" after a jam step, and "rx src SRC dst DST len LEN seq N" per
- * frame.  Exit: 0 done or SIGTERM, 1 usage or set-up error, 3 a step
- * timed out (-w, default 10 s).
+ * frame, followed for an IP frame by "csum ok|bad|partial data ok|bad"
+ * and for one with a virtio_net_hdr by "vnet TYPE SIZE"; "duplex sent N
+ * got N" after a duplex step.  Exit: 0 done or SIGTERM, 1 usage or set-up
+ * error, 3 a step timed out (-w, default 10 s), 4 a duplex step failed.
  *
  * Copyright (C) the tm-ivshmem-server authors.  GPLv2, see COPYING.
  */
@@ -59,6 +76,7 @@
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "mqbridge/slot/ring.h"
+#include "tests/progs/mqpeer_vnet.h"
 
 #define ETHERTYPE_TEST	0x88b5		/* IEEE local experimental */
 
@@ -78,6 +96,14 @@ struct peer {
 	int		 deaf;		/* leave the RX ring unread */
 	int		 jam;		/* our doorbell is jammed: leave it */
 	pid_t		 refill;	/* jam-bridge's child */
+	uint32_t	 features;	/* RING_F_* we announce */
+	uint32_t	 bridge_features;
+	int		 strict;	/* sleep on the doorbell alone */
+	int		 old;		/* leave the features word alone */
+	int		 want_room;	/* TX full: ask for a room doorbell */
+	uint32_t	 udp_next;	/* payload offset of the next segment */
+	uint64_t	 rx_seq;	/* duplex: the last number taken */
+	int		 duplex;	/* count frames, do not print them */
 };
 
 /* SIGUSR1s received, and taken by pause steps: none is lost when it
@@ -165,6 +191,9 @@ claim(struct peer *p)
 	p->slot = s;
 	ring_side_ident(&p->area, s, RING_NIC, (uint32_t)p->iv.id, 0,
 	    p->mac);
+	if (!p->old)		/* as a peer built before features */
+		ring_side_features(&p->area, s, RING_NIC, p->features,
+		    p->token);
 	ring_side_state(&p->area, s, RING_NIC, RING_RESET);
 	p->state = RING_RESET;
 	printf("slot %" PRIu32 " peer %d\n", s, p->iv.id);
@@ -222,6 +251,14 @@ tick(struct peer *p)
 		next = RING_RESET;
 	}
 	p->state = next;
+	if (next == RING_RUN) {
+		/* As mqnic: what both announced, for this run. */
+		p->bridge_features = v.side[RING_BRIDGE].features;
+		p->rx.flags_ok = p->features & RING_F_VNET ? RING_DESC_VNET |
+		    RING_DESC_NEXT : 0;
+		p->tx.flags_ok = p->features & p->bridge_features &
+		    RING_F_VNET ? RING_DESC_VNET | RING_DESC_NEXT : 0;
+	}
 	ring_side_state(&p->area, p->slot, RING_NIC, next);
 	if (next == RING_RUN) {
 		printf("state run\n");
@@ -231,35 +268,92 @@ tick(struct peer *p)
 
 /* ---- Frames ---------------------------------------------------------- */
 
+/* What an IP frame looks like: its checksums, its payload. */
 static void
-print_frame(struct peer *p, const unsigned char *f, uint32_t len)
+print_ip(struct peer *p, const unsigned char *f, const struct ring_pkt *k)
+{
+	int partial = k->vnet && (k->hdr.flags & RING_VNET_F_NEEDS_CSUM);
+	const char *c = vnet_verify(f, k->len, partial);
+
+	if (strcmp(c, "none") == 0)
+		return;
+	printf(" csum %s data %s", c, vnet_payload_ok(f, k->len,
+	    &p->udp_next) ? "ok" : "bad");
+	if (k->vnet)
+		printf(" vnet %u %u", k->hdr.gso_type, k->hdr.gso_size);
+}
+
+static void
+print_frame(struct peer *p, const unsigned char *f, const struct ring_pkt *k)
 {
 	uint32_t seq = 0;
 
-	if (len >= 18)
+	if (k->len >= 18)
 		memcpy(&seq, f + 14, 4);
 	p->got++;
+	if (p->duplex) {
+		if (seq != (uint32_t)(p->rx_seq + 1)) {
+			printf("duplex out of order: got %" PRIu32 " after %"
+			    PRIu64 "\n", seq, p->rx_seq);
+			fflush(stdout);
+			exit(4);
+		}
+		p->rx_seq++;
+		return;
+	}
 	printf("rx src ");
 	mac_print(f + 6);
 	printf(" dst ");
 	mac_print(f);
-	printf(" len %" PRIu32 " seq %" PRIu32 "\n", len, seq);
+	printf(" len %" PRIu32 " seq %" PRIu32, k->len, seq);
+	print_ip(p, f, k);
+	printf("\n");
 	fflush(stdout);
 }
 
 static void
 receive(struct peer *p)
 {
-	unsigned char buf[RING_MTU_MAX + RING_FRAME_EXTRA];
-	uint32_t len;
+	static unsigned char buf[RING_VNET_FRAME_MAX];
+	struct ring_pkt k;
+	int got;
 
 	if (p->state != RING_RUN || p->deaf)
 		return;
-	while (ring_recv(&p->rx, buf, sizeof(buf), &len) == 1)
-		print_frame(p, buf, len);
+	while ((got = ring_peek_pkt(&p->rx, &k)) == 1) {
+		ring_pkt_copy(&k, 0, k.len, buf, NULL);
+		if (k.bad == RING_VNET_OK)
+			print_frame(p, buf, &k);
+		ring_next_pkt(&p->rx, &k);
+		ring_commit(&p->rx);
+		if (ring_space_wanted(&p->rx))
+			ivpeer_ring(&p->iv, (int)p->bridge_peer,
+			    p->bridge_vec);
+	}
+	if (got < 0)
+		fatal("rx ring faulted");
 }
 
-/* Wait for a doorbell or 10 ms, keeping the slot alive meanwhile. */
+/* TX full: ask the bridge to ring us once it makes room, if it offers
+ * that.  1 if room came meanwhile. */
+static int
+arm_room(struct peer *p)
+{
+	unsigned char *buf;
+
+	if (!p->want_room || !(p->bridge_features & RING_F_SPACE))
+		return 0;
+	ring_space_arm(&p->tx, 1);
+	return ring_reserve(&p->tx, &buf) != 0;
+}
+
+/*
+ * Wait for a doorbell, keeping the slot alive meanwhile: for frames, and
+ * for room in the TX ring when a send waits for it.  No nap: the bridge
+ * rings us for either.  Without --strict the wait ends after 100 ms for
+ * the heartbeat and the state; with it after 2 s, so that a lost doorbell
+ * is a stall a test can see.
+ */
 static void
 pump(struct peer *p)
 {
@@ -284,10 +378,14 @@ pump(struct peer *p)
 			return;
 		}
 	}
-	if (poll(&pfd, 1, 10) == 1)
-		ivpeer_take(&p->iv, 0);
-	if (p->state == RING_RUN)
+	if (p->state != RING_RUN || !arm_room(p)) {
+		if (poll(&pfd, 1, p->strict ? 2000 : 100) == 1)
+			ivpeer_take(&p->iv, 0);
+	}
+	if (p->state == RING_RUN) {
 		ring_wakeup_arm(&p->rx, 0);
+		ring_space_arm(&p->tx, 0);
+	}
 }
 
 static void
@@ -301,7 +399,9 @@ send_one(struct peer *p, const uint8_t dst[6], const uint8_t src[6],
 	while ((got = ring_reserve(&p->tx, &buf)) != 1) {
 		if (got < 0 || stop || clock_ms() > deadline)
 			fatal("tx ring %s", got < 0 ? "faulted" : "stayed full");
+		p->want_room = 1;
 		pump(p);
+		p->want_room = 0;
 	}
 	memset(buf, 0, len);
 	memcpy(buf, dst, 6);
@@ -434,6 +534,143 @@ step_send(struct peer *p, int argc, char **argv)
 	return used;
 }
 
+/* ---- Large frames and the duplex stress ------------------------------ */
+
+/* Commit what we produced; ring the bridge if it sleeps. */
+static void
+tx_commit(struct peer *p)
+{
+	ring_commit(&p->tx);
+	if (ring_wakeup_needed(&p->tx))
+		ivpeer_ring(&p->iv, (int)p->bridge_peer, p->bridge_vec);
+}
+
+/* "vnet KIND DST PAY GSO HOW": one segment over as many descriptors as it
+ * needs, its header first. */
+static int
+step_vnet(struct peer *p, int argc, char **argv)
+{
+	static unsigned char f[RING_VNET_HDR_LEN + RING_VNET_FRAME_MAX];
+	uint32_t len, n, at, piece, fl = RING_DESC_VNET;
+	int64_t deadline = clock_ms() + p->wait_ms;
+	unsigned char *buf;
+	uint8_t dst[6];
+	int got;
+
+	if (argc < 6 || mac_parse(argv[2], dst) == -1)
+		fatal("vnet needs KIND DST PAY GSO HOW");
+	if (p->state != RING_RUN || !(p->tx.flags_ok & RING_DESC_VNET))
+		fatal("vnet: no large frames on this run; --vnet and \"run\" "
+		    "first, against a bridge that offers them");
+	len = vnet_craft(f, argv[1], dst, p->mac,
+	    (uint32_t)num(argv[3], 0, 65000), (uint32_t)num(argv[4], 0,
+	    65535));
+	if (strcmp(argv[5], "good") != 0 && vnet_spoil(f, &len, argv[5]) == -1)
+		fatal("vnet: %s: not a way to spoil a header", argv[5]);
+	n = (len + p->tx.buf_size - 1) / p->tx.buf_size;
+	if (n > p->tx.chain_max)
+		fatal("vnet: %" PRIu32 " descriptors, over %" PRIu32, n,
+		    p->tx.chain_max);
+	while ((got = ring_reserve_at(&p->tx, n - 1, &buf)) != 1) {
+		if (got < 0 || stop || clock_ms() > deadline)
+			fatal("tx ring %s", got < 0 ? "faulted" : "stayed full");
+		p->want_room = 1;
+		pump(p);
+		p->want_room = 0;
+	}
+	for (at = 0; at < len; at += piece, fl = 0) {
+		piece = len - at < p->tx.buf_size ? len - at : p->tx.buf_size;
+		if (ring_reserve(&p->tx, &buf) != 1)
+			fatal("tx ring faulted");
+		memcpy(buf, f + at, piece);
+		if (ring_push_piece(&p->tx, 0, piece, fl | (at + piece < len ?
+		    RING_DESC_NEXT : 0)) != RING_OK)
+			fatal("vnet: the ring refused a piece");
+	}
+	tx_commit(p);
+	return 6;
+}
+
+/* The next numbered frame to dst, if there is room: 1 queued. */
+static int
+duplex_put(struct peer *p, const uint8_t dst[6])
+{
+	unsigned char *buf;
+	uint32_t seq;
+	int got;
+
+	if ((got = ring_reserve(&p->tx, &buf)) < 0)
+		fatal("tx ring faulted");
+	if (got == 0)
+		return 0;
+	seq = (uint32_t)++p->seq;
+	memset(buf, 0, 60);
+	memcpy(buf, dst, 6);
+	memcpy(buf + 6, p->mac, 6);
+	buf[12] = ETHERTYPE_TEST >> 8;
+	buf[13] = ETHERTYPE_TEST & 0xff;
+	memcpy(buf + 14, &seq, 4);
+	ring_push(&p->tx, 60);
+	return 1;
+}
+
+/*
+ * "duplex DST N": N numbered frames each way, with pauses at random.
+ * print_frame() fails on one out of order; here a stall fails: no frame
+ * for 1 s while some are due (the watchdog starts at the first).
+ */
+static int
+step_duplex(struct peer *p, int argc, char **argv)
+{
+	uint8_t dst[6];
+	uint64_t n, sent = 0, seen = 0;
+	int64_t last = 0, deadline;
+	int put;
+
+	if (argc < 3 || mac_parse(argv[1], dst) == -1)
+		fatal("duplex needs DST N");
+	n = num(argv[2], 1, UINT32_MAX);
+	if (p->state != RING_RUN)
+		fatal("duplex before the slot runs; put \"run\" first");
+	p->duplex = 1;
+	deadline = clock_ms() + p->wait_ms;
+	srandom((unsigned int)getpid());
+	while ((sent < n || p->rx_seq < n) && !stop) {
+		for (put = 0; sent < n && put < 64 && duplex_put(p, dst); put++)
+			sent++;
+		if (put > 0)
+			tx_commit(p);
+		p->want_room = sent < n && put == 0;
+		if (put == 0)
+			pump(p);
+		else {
+			tick(p);
+			receive(p);
+		}
+		p->want_room = 0;
+		if (random() % 4096 == 0)	/* a pause, up to 20 ms */
+			poll(NULL, 0, (int)(random() % 20));
+		if (p->rx_seq != seen) {
+			seen = p->rx_seq;
+			last = clock_ms();
+		} else if (last != 0 && p->rx_seq < n &&
+		    clock_ms() - last > 1000) {
+			printf("duplex stalled at %" PRIu64 "\n", seen);
+			fflush(stdout);
+			exit(4);
+		}
+		if (clock_ms() > deadline) {
+			printf("duplex timed out at %" PRIu64 "\n", seen);
+			fflush(stdout);
+			exit(3);
+		}
+	}
+	printf("duplex sent %" PRIu64 " got %" PRIu64 "\n", sent, p->rx_seq);
+	fflush(stdout);
+	p->duplex = 0;
+	return 3;
+}
+
 static void
 steps(struct peer *p, int argc, char **argv)
 {
@@ -471,6 +708,10 @@ steps(struct peer *p, int argc, char **argv)
 			while (!stop)
 				pump(p);
 			i++;
+		} else if (strcmp(argv[i], "vnet") == 0) {
+			i += step_vnet(p, argc - i, argv + i);
+		} else if (strcmp(argv[i], "duplex") == 0) {
+			i += step_duplex(p, argc - i, argv + i);
 		} else if (strcmp(argv[i], "crash") == 0) {
 			fflush(stdout);
 			_exit(0);
@@ -515,8 +756,19 @@ main(int argc, char **argv)
 	int i;
 
 	log_init("mqpeer", 0, 0);
+	p.features = RING_F_SPACE;	/* receive() rings for room */
 	for (i = 1; i + 1 < argc && argv[i][0] == '-'; i += 2) {
-		if (strcmp(argv[i], "-p") == 0)
+		if (strcmp(argv[i], "--vnet") == 0 ||
+		    strcmp(argv[i], "--strict") == 0 ||
+		    strcmp(argv[i], "--old") == 0) {
+			if (argv[i][2] == 'v')
+				p.features |= RING_F_VNET;
+			else if (argv[i][2] == 's')
+				p.strict = 1;
+			else
+				p.old = 1;
+			i--;		/* no value */
+		} else if (strcmp(argv[i], "-p") == 0)
 			sock = argv[i + 1];
 		else if (strcmp(argv[i], "--mac") == 0) {
 			if (mac_parse(argv[i + 1], p.mac) == -1)
@@ -533,7 +785,7 @@ main(int argc, char **argv)
 	if (sock == NULL || (p.mac[0] | p.mac[1] | p.mac[2] | p.mac[3] |
 	    p.mac[4] | p.mac[5]) == 0)
 		fatal("usage: mqpeer -p SOCKET --mac MAC [--offset BYTES] "
-		    "[-w SECONDS] STEP...");
+		    "[-w SECONDS] [--vnet] [--strict] [--old] STEP...");
 	p.wait_ms = (int64_t)w * 1000;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
