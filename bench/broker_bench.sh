@@ -143,8 +143,8 @@ slot_rate() {
 	local mode=$1 size=$2 n=$3 t0 t1 sent left i ours theirs c0 b0
 	shift 3
 	broker b
-	# Rings of 4096: mqpeer naps 10 ms when its TX ring is full, and a
-	# ring of 256 would cap the source at 25,600 frames/s.
+	# Rings of 4096: the broker takes frames in bursts, and a full ring
+	# makes the source wait for the bridge's doorbell for room.
 	host A --broker "stomp://127.0.0.1:$STOMP" --prefix bench --ring 4096 \
 		--full-wait 60000 ${mode:+--persistent} "$@"
 	ours="$BPID_A $(pgrep -P "$BPID_A" mqrelay)"
@@ -219,7 +219,7 @@ echo "Frames of the stated size from mqpeer to a MAC on no slot, $N_FAST (fast)"
 echo "or $N_PERSIST (persistent) per run (ten times that with --aggregate,"
 echo "but for 1500 B fast), until the relay sent them all (and had"
 echo "every receipt); prefetch and window at their defaults, rings of 4096"
-echo "descriptors, region 64 MiB (the source naps when its ring is full),"
+echo "descriptors, region 64 MiB (a source with a full ring waits for a doorbell for room),"
 echo "--full-wait 60000 (the source waits for the broker, never dropped)."
 echo
 
