@@ -53,7 +53,7 @@ IVPEER_SRCS	= lib/ivpeer.c lib/greet.c lib/doorbell.c
 SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
 		  server/listen.c server/options.c server/out.c server/peer.c \
 		  server/region.c server/stats.c lib/proc.c lib/status.c \
-		  lib/svc.c $(LIB_SRCS)
+		  lib/svc.c lib/doorbell.c $(LIB_SRCS)
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
 		  client/client_io.c lib/greet.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
