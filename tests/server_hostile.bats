@@ -302,3 +302,24 @@ fi
 	responsive
 	echo "# total $(( $(date +%s) - t0 )) s" >&3
 }
+
+@test "a QEMU-like peer that makes its eventfds blocking: the next peer on a departed one's ID does not stop the server" {
+	need_client
+	command -v python3 >/dev/null || skip "python3 missing"
+	start_server -f "$REGION" -m 1M
+	# The witness (QEMU-like) holds the region and its own eventfd...
+	bg witness python3 "$TM_TOP/tests/progs/blocking_witness.py" "$SOCK"
+	wait_for "$T/witness.out" "^blocked 2$"
+	# ...and the eventfd of a peer that joins and leaves: ID 1 is kept.
+	cli -w 5 info >/dev/null
+	wait_for "$T/witness.out" "^blocked 3$"
+	wait_for "$SRV_LOG" "peer 1 disconnected"
+	# The next newcomer takes ID 1 and its kept, now blocking, eventfd,
+	# which the server clears first: that must not wait.
+	run timeout 10 "$CLI" -p "$SOCK" -w 5 info
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "version 0" ]
+	stop_server
+	[ "$SRV_STATUS" -eq 0 ]
+}
