@@ -55,7 +55,7 @@ SERVER_SRCS	= tm_ivshmem_server.c server/admit.c server/ident.c \
 		  server/region.c server/stats.c lib/proc.c lib/status.c \
 		  lib/svc.c lib/doorbell.c $(LIB_SRCS)
 CLIENT_SRCS	= client/tm_ivshmem_client.c client/client_cmd.c \
-		  client/client_io.c lib/greet.c $(LIB_SRCS)
+		  client/client_io.c lib/greet.c lib/doorbell.c $(LIB_SRCS)
 # mqbridge/slot/: the library both sides of a NIC slot share.
 SLOT_SRCS	= mqbridge/slot/ring.c mqbridge/slot/ring_check.c \
 		  mqbridge/slot/ring_pkt.c

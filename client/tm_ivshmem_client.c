@@ -38,6 +38,7 @@
 #include "client/client_cmd.h"
 #include "client/client_io.h"
 #include "lib/greet.h"
+#include "lib/doorbell.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "send_scm.h"
@@ -268,14 +269,11 @@ static int
 take_rung(struct client *c, unsigned int v, int fd)
 {
 	uint64_t n;
-	ssize_t r;
 
-	r = read(fd, &n, sizeof(n));
-	if (r == -1 && (errno == EAGAIN || errno == EINTR))
+	/* Every peer holds this eventfd and may have made it blocking, or
+	 * read it empty since poll() saw it: a read that waits would hang. */
+	if ((n = doorbell_take(fd)) == 0)
 		return ST_OK;
-	if (r != (ssize_t)sizeof(n))
-		return fail(ST_PROTO, "reading our vector %u: %s", v,
-		    r == -1 ? strerror(errno) : "short read, not an eventfd?");
 	out("rung %u %" PRIu64, v, n);
 	c->rung = n > UINT64_MAX - c->rung ? UINT64_MAX : c->rung + n;
 	return ST_OK;
