@@ -230,7 +230,7 @@ in_private_dev() {
 	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
 	in_private_dev "
 	\"$SRV\" -f \"$REGION\" -m 4M -p \"$SOCK\" 2>\"$T/srv.err\" &
-	for i in \$(seq 250); do [ -S \"$SOCK\" ] && break; sleep 0.02; done
+	for i in \$(seq 250); do grep -q 'listening on' \"$T/srv.err\" && break; sleep 0.02; done
 	\"$BRIDGE\" -p \"$SOCK\" --syslog --broker stomp://127.0.0.1:9 \
 	    2>\"$T/br.err\" &
 	echo bridge \$!
